@@ -1,0 +1,48 @@
+# omicsnb: `make book` renders the book, `make test` runs every check. Both set up .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.omicsnb-installed
+export PATH := $(abspath $(BIN)):$(PATH)
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+NBVAL_DIR := tests/nbval
+
+.PHONY: help setup book test unit nbval booktest regen-nbval bench clean
+
+help:
+	@echo "make book         set up .venv, run every notebook at the book profile, build _build/html"
+	@echo "make test         set up .venv, run unit tests, nbval and a quick-profile book build"
+	@echo "make regen-nbval  re-run the committed quick-profile notebooks in $(NBVAL_DIR) (when results change on purpose)"
+	@echo "make bench        measure the speed targets (omicsnb bench)"
+
+$(STAMP): requirements-lock.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+book: setup
+	$(BIN)/omicsnb build --profile book
+
+test: unit nbval booktest
+
+unit: setup
+	$(BIN)/python -m pytest tests -m "not slow" -q
+
+nbval: setup
+	$(BIN)/python -m pytest $(NBVAL_DIR) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -q
+
+booktest: setup
+	$(BIN)/python -m pytest tests -m slow -q
+
+regen-nbval: setup
+	$(BIN)/omicsnb run --all --profile quick --out $(NBVAL_DIR) --force
+
+bench: setup
+	$(BIN)/omicsnb bench all
+
+clean:
+	rm -rf _build

@@ -1,0 +1,109 @@
+"""The ``omicsnb`` command: list, run and build the book, and run the benchmarks.
+
+Examples::
+
+    omicsnb list
+    omicsnb run 02_baseline --profile quick -p repeats 2 -p fractions "[0.2, 1.0]"
+    omicsnb build --profile book
+    omicsnb bench simulator
+
+Introduced in the book's front matter, *How to run this book*.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+
+from omicsnb import runner
+from omicsnb.errors import OmicsInputError
+
+
+def _cmd_list(args) -> int:
+    specs = runner.discover_notebooks()
+    for spec in specs.values():
+        print(f"{spec.name}: {spec.description}")
+        width = max((len(n) for n in spec.parameters), default=0)
+        for p in spec.parameters.values():
+            default = repr(p.default)
+            print(f"    {p.name:<{width}}  {default:<24} {p.type_name:<6} {p.help}")
+        print()
+    print(f"profiles: {', '.join(runner.list_profiles())} (profiles/<name>.yml)")
+    return 0
+
+
+def _overrides(name: str, pairs) -> dict:
+    spec = runner.get_notebook(name)
+    return {key: runner.parse_cli_value(spec, key, raw) for key, raw in (pairs or [])}
+
+
+def _cmd_run(args) -> int:
+    names = list(runner.discover_notebooks()) if args.all else args.names
+    if not names:
+        raise OmicsInputError("name a notebook to run (see `omicsnb list`) or pass --all")
+    if args.param and len(names) > 1:
+        raise OmicsInputError("-p applies to one notebook; run the notebooks one at a time to override parameters")
+    for name in names:
+        runner.run_notebook(
+            name, profile=args.profile, overrides=_overrides(name, args.param), out_dir=args.out, force=args.force
+        )
+    return 0
+
+
+def _cmd_build(args) -> int:
+    runner.build_book(profile=args.profile, out_root=args.out, only=args.only, force=args.force, html=not args.no_html)
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from omicsnb import bench
+
+    return bench.main(args.target, profile=args.profile)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="omicsnb",
+        description="Run and build the omicsnb book.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=textwrap.dedent(__doc__.split("Examples::")[1].split("Introduced")[0]),
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="show every notebook with its parameters, defaults and descriptions").set_defaults(func=_cmd_list)
+
+    run = sub.add_parser("run", help="run notebooks through papermill")
+    run.add_argument("names", nargs="*", help="notebook names (see `omicsnb list`)")
+    run.add_argument("--all", action="store_true", help="run every notebook")
+    run.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), help="override a parameter")
+    run.add_argument("--profile", default="book", help="quick | book | paper (default: book)")
+    run.add_argument("--out", default=None, help="output folder (default: book/ for the book profile, else _build/profiles/P/book)")
+    run.add_argument("--force", action="store_true", help="run even if the fingerprint is unchanged")
+    run.set_defaults(func=_cmd_run)
+
+    build = sub.add_parser("build", help="run the whole book at a profile, then render the HTML")
+    build.add_argument("--profile", default="book", help="quick | book | paper (default: book)")
+    build.add_argument("--only", action="append", metavar="NAME", help="run only this notebook (repeatable)")
+    build.add_argument("--out", default=None, help="scratch root for non-book builds (default: _build/profiles/P)")
+    build.add_argument("--force", action="store_true", help="re-run notebooks even if unchanged")
+    build.add_argument("--no-html", action="store_true", help="run the notebooks but skip jupyter-book")
+    build.set_defaults(func=_cmd_build)
+
+    bench = sub.add_parser("bench", help="measure speed and memory targets side by side")
+    bench.add_argument("target", nargs="?", default="all", help="simulator | notebooks | all")
+    bench.add_argument("--profile", default="quick", help="profile for the notebooks benchmark (default: quick)")
+    bench.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (OmicsInputError, runner.OmicsRunError) as exc:
+        print(f"omicsnb: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
