@@ -1,0 +1,340 @@
+"""Metrics, label-fraction sweeps, clustering agreement and explained variance.
+
+Every representation in the book is judged the same way: how well a classifier trained on a *fraction* of the labels
+predicts held-out samples (:func:`label_fraction_sweep`, :func:`summarise_sweep`, :func:`area_under_label_curve`), and
+how well the unsupervised structure of an embedding matches the known classes (:func:`cluster_agreement`).
+Introduced in chapters 1, *Data and exploration*, and 2, *Supervised baseline*.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import (
+    accuracy_score,
+    adjusted_rand_score,
+    balanced_accuracy_score,
+    f1_score,
+    normalized_mutual_info_score,
+)
+from tqdm.auto import tqdm
+
+from omicsnb.errors import OmicsInputError, check_range
+
+DEFAULT_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+SWEEP_COLUMNS = ["model", "fraction", "n_train", "repeat", "seed", "accuracy", "macro_f1", "balanced_accuracy"]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Input checks shared by the estimators and the evaluation helpers
+# ---------------------------------------------------------------------------------------------------------------------
+def as_feature_matrix(X, *, name: str = "X", dtype=np.float32) -> np.ndarray:
+    """Return ``X`` (ndarray or DataFrame, samples x features) as a finite 2-D float array, or raise.
+
+    Integers are accepted (they are converted exactly enough for float32); booleans, strings, objects, missing and
+    infinite values are rejected with :class:`~omicsnb.errors.OmicsInputError`. Introduced in chapter 2,
+    *Supervised baseline*.
+    """
+    if scipy.sparse.issparse(X):
+        raise OmicsInputError(f"{name} is a sparse matrix (not supported); pass a dense array ({name}.toarray())")
+    if isinstance(X, pd.DataFrame):
+        bad = [c for c, t in X.dtypes.items() if is_bool_dtype(t) or not is_numeric_dtype(t)]
+        if bad:
+            raise OmicsInputError(
+                f"{name} has non-numeric columns ({', '.join(map(str, bad[:3]))}{', ...' if len(bad) > 3 else ''}); "
+                "pass only numeric feature columns (e.g. X.select_dtypes('number'))"
+            )
+        array = X.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        array = np.asarray(X)
+        if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
+            raise OmicsInputError(
+                f"{name} has dtype {array.dtype}, not a numeric type; pass a numeric array (e.g. X.astype(float))"
+            )
+    if array.ndim != 2:
+        raise OmicsInputError(f"{name} must be 2-D (samples x features) but has shape {array.shape}; reshape it")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise OmicsInputError(f"{name} is empty (shape {array.shape}); pass at least one sample and one feature")
+    array = array.astype(dtype, copy=False)
+    if not np.isfinite(array).all():
+        n_bad = int((~np.isfinite(array)).sum())
+        raise OmicsInputError(
+            f"{name} contains {n_bad} NaN or infinite values (after conversion to {np.dtype(dtype).name}); "
+            "impute or drop them first"
+        )
+    return array
+
+
+def as_label_vector(y, n_samples: int, *, name: str = "y") -> np.ndarray:
+    """Return ``y`` as a 1-D array of ``n_samples`` non-missing labels, or raise.
+
+    Introduced in chapter 2, *Supervised baseline*.
+    """
+    labels = y.to_numpy() if isinstance(y, (pd.Series, pd.Index)) else np.asarray(y)
+    if labels.ndim != 1:
+        raise OmicsInputError(f"{name} must be 1-D but has shape {labels.shape}; pass a flat vector (np.ravel)")
+    if len(labels) != n_samples:
+        raise OmicsInputError(
+            f"{name} has {len(labels)} labels but X has {n_samples} samples; pass one label per sample (row of X)"
+        )
+    missing = pd.isna(labels)
+    if missing.any():
+        raise OmicsInputError(f"{name} has {int(missing.sum())} missing labels; drop those samples before fitting")
+    return labels
+
+
+def _take_rows(X, index: np.ndarray):
+    """Rows ``index`` of an ndarray or DataFrame (positional)."""
+    return X.iloc[index] if isinstance(X, pd.DataFrame) else np.asarray(X)[index]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Classification metrics and label-fraction sweeps
+# ---------------------------------------------------------------------------------------------------------------------
+def classification_metrics(y_true, y_pred) -> dict[str, float]:
+    """Accuracy, macro-averaged F1 and balanced accuracy of predictions (all via :mod:`sklearn.metrics`).
+
+    Macro F1 and balanced accuracy weight every class equally, so they expose a model that ignores rare cancer types
+    while plain accuracy still looks good. Classes absent from ``y_pred`` count as F1 = 0 (``zero_division=0``).
+    Introduced in chapter 2, *Supervised baseline*.
+
+    Returns
+    -------
+    dict
+        ``{"accuracy": ..., "macro_f1": ..., "balanced_accuracy": ...}`` as Python floats.
+    """
+    y_true = as_label_vector(y_true, len(y_true), name="y_true")
+    y_pred = as_label_vector(y_pred, len(y_true), name="y_pred")
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+    }
+
+
+def label_fraction_sweep(
+    make_model: Callable[[int], Any],
+    X_finetune,
+    y_finetune,
+    X_test,
+    y_test,
+    *,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    repeats: int = 5,
+    seed: int = 0,
+    subset_fn: Callable[..., np.ndarray] | None = None,
+    name: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Train on growing fractions of the labelled set and score each model on the same test set.
+
+    For every ``fraction`` and ``repeat`` the run seed is ``seed + repeat``: it draws the labelled subset
+    (``subset_fn(y_finetune, fraction, seed=seed + repeat)``) and builds the model (``make_model(seed + repeat)``).
+    Subsets therefore depend only on (fraction, repeat), never on the model, so two models swept with the same
+    ``seed`` see exactly the same training samples and their curves can be compared pairwise. With the default
+    ``subset_fn`` the subsets of one repeat are also nested across fractions (a larger fraction only adds labels).
+    Introduced in chapter 2, *Supervised baseline*.
+
+    Parameters
+    ----------
+    make_model
+        ``make_model(seed) -> estimator`` returning a fresh, unfitted sklearn-style classifier (``fit``/``predict``).
+    X_finetune, y_finetune
+        The labelled pool (ndarray or DataFrame, samples x features) and its labels.
+    X_test, y_test
+        The held-out test set; never used for training or model selection.
+    fractions
+        Fractions of the pool to train on, each in (0, 1].
+    repeats
+        Independent subsets (and model seeds) per fraction.
+    seed
+        Base seed; run ``r`` uses ``seed + r``.
+    subset_fn
+        ``subset_fn(labels, fraction, *, seed) -> positional index array``; defaults to
+        :func:`omicsnb.data.preprocess.label_fraction_subset` (stratified, keeps at least one sample per class).
+        Every class of ``y_finetune`` must be present in every subset.
+    name
+        Value of the ``model`` column; defaults to the estimator's class name.
+    progress
+        Show a tqdm bar over the ``len(fractions) * repeats`` runs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run: model, fraction, n_train, repeat, seed, accuracy, macro_f1, balanced_accuracy.
+    """
+    if subset_fn is None:
+        from omicsnb.data.preprocess import label_fraction_subset as subset_fn
+    if not callable(make_model):
+        raise OmicsInputError("make_model must be a callable make_model(seed) -> estimator; wrap the model in a lambda")
+    fractions = list(fractions)
+    if not fractions:
+        raise OmicsInputError("fractions is empty; pass at least one fraction in (0, 1]")
+    for f in fractions:
+        check_float("fraction", f, 0.0, 1.0, low_open=True)
+    fractions = [float(f) for f in fractions]
+    check_int("repeats", repeats, 1)
+    check_int("seed", seed, 0)
+    n_pool = len(X_finetune)
+    y_pool = as_label_vector(y_finetune, n_pool, name="y_finetune")
+    y_true = as_label_vector(y_test, len(X_test), name="y_test")
+    all_classes = set(pd.unique(y_pool))
+
+    rows = []
+    runs = [(f, r) for f in fractions for r in range(repeats)]
+    for fraction, repeat in tqdm(runs, desc=f"label-fraction sweep ({name or 'model'})", disable=not progress):
+        run_seed = seed + repeat
+        index = np.asarray(subset_fn(y_pool, fraction, seed=run_seed))
+        if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer) or len(index) == 0:
+            raise OmicsInputError("subset_fn must return a non-empty 1-D integer array of positions into y_finetune")
+        if index.min() < 0 or index.max() >= n_pool or len(np.unique(index)) != len(index):
+            raise OmicsInputError("subset_fn returned out-of-range or repeated positions; return unique row positions")
+        lost = all_classes - set(pd.unique(y_pool[index]))
+        if lost:
+            raise OmicsInputError(
+                f"the {fraction:g} subset (seed {run_seed}) lost {len(lost)} class(es) e.g. {sorted(map(str, lost))[0]}"
+                "; use a subset_fn that keeps at least one sample per class"
+            )
+        model = make_model(run_seed)
+        model.fit(_take_rows(X_finetune, index), y_pool[index])
+        scores = classification_metrics(y_true, np.asarray(model.predict(X_test)))
+        rows.append(
+            {
+                "model": name or type(model).__name__,
+                "fraction": fraction,
+                "n_train": len(index),
+                "repeat": repeat,
+                "seed": run_seed,
+                **scores,
+            }
+        )
+    return pd.DataFrame(rows, columns=SWEEP_COLUMNS)
+
+
+def summarise_sweep(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """Mean and standard deviation of ``metric`` over repeats, per model and fraction.
+
+    ``sd`` is the sample standard deviation (``ddof=1``; NaN when a cell has a single repeat) and ``n_train`` the
+    mean subset size over repeats. Introduced in chapter 2, *Supervised baseline*.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns model, fraction, n_train, mean, sd, n, sorted by model then fraction.
+    """
+    needed = {"model", "fraction", "n_train", metric}
+    if not isinstance(df, pd.DataFrame) or not needed <= set(df.columns):
+        missing = sorted(needed - set(getattr(df, "columns", [])))
+        raise OmicsInputError(f"sweep frame lacks column(s) {missing}; pass the output of label_fraction_sweep")
+    if df.empty:
+        raise OmicsInputError("sweep frame is empty; run label_fraction_sweep first")
+    grouped = df.groupby(["model", "fraction"], sort=True)
+    out = grouped.agg(
+        n_train=("n_train", "mean"), mean=(metric, "mean"), sd=(metric, "std"), n=(metric, "size")
+    ).reset_index()
+    return out
+
+
+def area_under_label_curve(summary: pd.DataFrame) -> pd.DataFrame:
+    """Normalised area under each model's mean label-fraction curve.
+
+    The area is the trapezoid integral of the mean metric over the labelled *fraction*, divided by the width of the
+    fraction range::
+
+        area = (1 / (f_max - f_min)) * integral_{f_min}^{f_max} mean_metric(f) df
+
+    so it is on the metric's own scale: a model with accuracy 0.8 at every fraction has area 0.8, and a model that
+    reaches the same final accuracy with fewer labels has a larger area. This is the single-number summary of a
+    label-efficiency curve used by Dradjat et al. (their "area under the performance curve"); compare areas only
+    between curves computed on the same fractions. Introduced in chapter 2, *Supervised baseline*.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns model, area, n_fractions (one row per model, in the order of first appearance).
+    """
+    if not isinstance(summary, pd.DataFrame) or not {"model", "fraction", "mean"} <= set(summary.columns):
+        raise OmicsInputError("summary lacks columns model/fraction/mean; pass the output of summarise_sweep")
+    rows = []
+    for model, curve in summary.groupby("model", sort=False):
+        curve = curve.sort_values("fraction")
+        f, m = curve["fraction"].to_numpy(float), curve["mean"].to_numpy(float)
+        if len(np.unique(f)) < 2:
+            raise OmicsInputError(f"model {model!r} has fewer than 2 distinct fractions; sweep at least two fractions")
+        if len(np.unique(f)) != len(f):
+            raise OmicsInputError(f"model {model!r} has repeated fractions; pass summarise_sweep output (one row each)")
+        rows.append({"model": model, "area": float(np.trapezoid(m, f) / (f[-1] - f[0])), "n_fractions": len(f)})
+    return pd.DataFrame(rows, columns=["model", "area", "n_fractions"])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Unsupervised structure
+# ---------------------------------------------------------------------------------------------------------------------
+def cluster_agreement(embedding, labels, *, n_clusters: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """k-means clusters of an embedding compared with known labels (ARI and NMI).
+
+    ``k`` defaults to the number of distinct labels. The adjusted Rand index is 0 for random assignments and 1 for a
+    perfect match; normalised mutual information lies in [0, 1]. Both ignore how clusters are numbered.
+    Introduced in chapter 1, *Data and exploration*.
+
+    Returns
+    -------
+    dict
+        ``{"ari": float, "nmi": float, "n_clusters": int, "clusters": ndarray of cluster ids per sample}``.
+    """
+    Z = as_feature_matrix(embedding, name="embedding", dtype=np.float64)
+    y = as_label_vector(labels, len(Z), name="labels")
+    k = len(pd.unique(y)) if n_clusters is None else n_clusters
+    check_int("n_clusters", k, 2)
+    if k > len(Z):
+        raise OmicsInputError(f"n_clusters={k} exceeds the {len(Z)} samples; pass a smaller n_clusters")
+    clusters = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(Z)
+    return {
+        "ari": float(adjusted_rand_score(y, clusters)),
+        "nmi": float(normalized_mutual_info_score(y, clusters)),
+        "n_clusters": int(k),
+        "clusters": clusters,
+    }
+
+
+def explained_variance_curve(X, n_components: int = 10, seed: int = 0) -> pd.DataFrame:
+    """Fraction of variance explained by the leading principal components (:class:`sklearn.decomposition.PCA`).
+
+    Introduced in chapter 1, *Data and exploration*.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns component (1-based), explained_variance_ratio, cumulative.
+    """
+    A = as_feature_matrix(X, name="X", dtype=np.float64)
+    check_int("n_components", n_components, 1)
+    if n_components > min(A.shape):
+        raise OmicsInputError(
+            f"n_components={n_components} exceeds min(n_samples, n_features)={min(A.shape)}; pass a smaller value"
+        )
+    ratio = PCA(n_components=n_components, random_state=seed).fit(A).explained_variance_ratio_
+    return pd.DataFrame(
+        {"component": np.arange(1, n_components + 1), "explained_variance_ratio": ratio, "cumulative": np.cumsum(ratio)}
+    )
+
+
+def check_int(name: str, value, low: int | None = None, high: int | None = None) -> None:
+    """Raise unless ``value`` is an integer (not bool) in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise OmicsInputError(f"{name}={value!r} must be an integer; pass e.g. {name}={low if low is not None else 0}")
+    check_range(name, value, low, high)
+
+
+def check_float(name: str, value, low=None, high=None, **open_bounds) -> None:
+    """Raise unless ``value`` is a real number (not bool) in the interval (see :func:`omicsnb.errors.check_range`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or np.isnan(value):
+        example = low if low is not None else 0
+        raise OmicsInputError(f"{name}={value!r} must be a real number; pass a number such as {name}={example}")
+    check_range(name, value, low, high, **open_bounds)

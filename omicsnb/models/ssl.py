@@ -1,0 +1,229 @@
+"""The pretraining loop shared by VIME, SCARF and BYOL: :class:`SSLPretrainer`.
+
+A self-supervised method in this book is an :class:`~omicsnb.models.mlp.Encoder` plus method-specific heads trained on
+unlabelled samples with a pretext loss. Everything else -- validation split, seeding, mini-batches, corruption
+generator, optimiser, history, progress bar, embeddings -- is identical and lives here once. A method only says
+which extra modules it needs (:meth:`SSLPretrainer._build`) and what its loss on a batch is
+(:meth:`SSLPretrainer._loss`); BYOL also updates its target network after each step (:meth:`SSLPretrainer._after_step`).
+
+After ``fit``, ``model.encoder`` is an ``Encoder`` ready for fine-tuning with
+``MLPClassifier(encoder=model.encoder, freeze_encoder=...)`` (the classifier copies it; the pretrained model is left
+unchanged). Introduced in chapter *Self-supervised pretraining (VIME, SCARF, BYOL)*.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+from tqdm.auto import tqdm
+
+from omicsnb.errors import OmicsInputError
+from omicsnb.evaluation import as_feature_matrix, check_float, check_int
+from omicsnb.models.mlp import MLP, Encoder
+from omicsnb.training import forward_in_batches, iterate_minibatches, torch_seed
+
+
+class SSLPretrainer(TransformerMixin, BaseEstimator):
+    """Base class of the self-supervised pretrainers: fit on unlabelled ``X``, then embed with the trained encoder.
+
+    Subclasses set ``components`` (names of the loss terms besides the total) and implement :meth:`_build`,
+    :meth:`_loss` and, when needed, :meth:`_check_method_params` and :meth:`_after_step`.
+
+    Parameters (shared by every method)
+    -----------------------------------
+    hidden, dropout, batch_norm : encoder architecture (default: Dradjat et al.'s 4 x [Linear 256 - BN - ReLU - Dropout]).
+    lr, weight_decay : Adam learning rate and L2 penalty.
+    batch_size, epochs : mini-batch size and number of passes over the training samples.
+    val_fraction : share of samples held out (at random) to report a validation loss each epoch, in [0, 1).
+        The validation corruptions are drawn once, so the curve is not blurred by fresh noise every epoch.
+    seed : seeds weight initialisation, dropout, batch order and corruptions; the caller's random state is untouched.
+    device : torch device, e.g. ``"cpu"`` or ``"cuda"``.
+    progress : show a tqdm bar over epochs with the current losses.
+
+    Attributes
+    ----------
+    encoder : Encoder
+        The pretrained encoder (evaluation mode), also available as ``encoder_``.
+    history_ : pandas.DataFrame
+        One row per epoch: epoch, loss, one column per loss component, val_loss (NaN without validation).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    validation_indices_ : ndarray
+        Row positions of ``X`` held out for the validation loss.
+
+    Introduced in chapter *Self-supervised pretraining (VIME, SCARF, BYOL)*.
+    """
+
+    components: tuple[str, ...] = ()
+
+    def __init__(self, hidden: Sequence[int] = (256, 256, 256, 256), dropout: float = 0.1, batch_norm: bool = True,
+                 lr: float = 1e-4, weight_decay: float = 0.0, batch_size: int = 256, epochs: int = 100,
+                 val_fraction: float = 0.1, seed: int = 0, device: str = "cpu", progress: bool = True):
+        self.hidden = hidden
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.val_fraction = val_fraction
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+
+    # -- the hooks a method implements ------------------------------------------------------------------------------
+    def _check_method_params(self) -> None:
+        """Raise :class:`OmicsInputError` on a bad method-specific hyperparameter."""
+
+    def _build(self, n_features: int) -> nn.ModuleDict:
+        """The method's modules besides ``self.encoder_`` (heads, target network ...)."""
+        raise NotImplementedError
+
+    def _loss(self, x: torch.Tensor, reference: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Pretext loss on batch ``x``: ``{"loss": total, <component>: value, ...}``.
+
+        ``reference`` is the training matrix (for empirical-marginal corruption) and ``generator`` the corruption
+        generator (on the model's device).
+        """
+        raise NotImplementedError
+
+    def _after_step(self) -> None:
+        """Called after every optimiser step (BYOL's target update)."""
+
+    # -- fitting -----------------------------------------------------------------------------------------------------
+    def fit(self, X, y=None) -> "SSLPretrainer":
+        """Pretrain on unlabelled ``X`` (samples x features, ndarray or DataFrame; ``y`` is ignored)."""
+        device = self._check_params()
+        features = as_feature_matrix(X)
+        n, d = features.shape
+        rng = np.random.default_rng(self.seed)
+        n_val = int(self.val_fraction * n + 0.5)
+        order = rng.permutation(n)
+        val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+        if len(train_idx) < 2:
+            raise OmicsInputError(
+                f"only {len(train_idx)} of {n} samples left for training after val_fraction={self.val_fraction}; "
+                "pass more samples or a smaller val_fraction"
+            )
+        X_train = torch.as_tensor(features[train_idx], device=device)
+        X_val = torch.as_tensor(features[val_idx], device=device)
+
+        with torch_seed(self.seed):
+            self.encoder_ = Encoder(d, self.hidden, self.dropout, self.batch_norm).to(device)
+            self.modules_ = self._build(d).to(device)
+        params = [p for m in (self.encoder_, self.modules_) for p in m.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        batches = torch.Generator().manual_seed(self.seed)
+        noise = torch.Generator(device=device).manual_seed(self.seed + 1)
+        n_train = len(X_train)
+        drop_last = n_train % self.batch_size == 1  # batch norm cannot normalise a lone sample
+
+        rows = []
+        bar = tqdm(total=self.epochs, desc=type(self).__name__, unit="epoch", disable=not self.progress, leave=False)
+        with bar, torch_seed(self.seed):
+            for epoch in range(1, self.epochs + 1):
+                self._set_train(True)
+                sums, seen = dict.fromkeys(("loss",) + self.components, 0.0), 0
+                for idx in iterate_minibatches(n_train, self.batch_size, batches, drop_last=drop_last):
+                    terms = self._loss(X_train[idx.to(device)], X_train, noise)
+                    optimizer.zero_grad(set_to_none=True)
+                    terms["loss"].backward()
+                    optimizer.step()
+                    self._after_step()
+                    for key in sums:
+                        sums[key] += terms[key].item() * len(idx)
+                    seen += len(idx)
+                means = {key: value / seen for key, value in sums.items()}
+                if not math.isfinite(means["loss"]):
+                    raise OmicsInputError(
+                        f"pretraining diverged (loss {means['loss']} at epoch {epoch}); lower lr or z-score X"
+                    )
+                val_loss = self._validation_loss(X_val, X_train)
+                rows.append({"epoch": epoch, **means, "val_loss": val_loss})
+                bar.set_postfix(loss=f"{means['loss']:.4f}", val_loss=f"{val_loss:.4f}", refresh=False)
+                bar.update()
+
+        self._set_train(False)
+        self.history_ = pd.DataFrame(rows, columns=["epoch", "loss", *self.components, "val_loss"])
+        self.n_features_in_ = d
+        self.validation_indices_ = val_idx
+        return self
+
+    @torch.no_grad()
+    def _validation_loss(self, X_val: torch.Tensor, reference: torch.Tensor) -> float:
+        """Mean pretext loss on the held-out samples in evaluation mode, with corruptions fixed across epochs."""
+        if len(X_val) < 2:  # a contrastive loss needs at least two samples
+            return math.nan
+        self._set_train(False)
+        generator = torch.Generator(device=X_val.device).manual_seed(self.seed + 2)
+        total = 0.0
+        for start in range(0, len(X_val), self.batch_size):
+            batch = X_val[start : start + self.batch_size]
+            if len(batch) < 2:
+                break
+            total += self._loss(batch, reference, generator)["loss"].item() * len(batch)
+        self._set_train(True)
+        return total / (len(X_val) - (len(X_val) % self.batch_size == 1))
+
+    def _set_train(self, mode: bool) -> None:
+        self.encoder_.train(mode)
+        self.modules_.train(mode)
+
+    # -- using the result --------------------------------------------------------------------------------------------
+    @property
+    def encoder(self) -> Encoder:
+        """The pretrained encoder (pass it to ``MLPClassifier(encoder=...)``, which fine-tunes a copy)."""
+        check_is_fitted(self, "encoder_")
+        return self.encoder_
+
+    def transform(self, X) -> np.ndarray:
+        """Encoder embeddings of ``X`` in evaluation mode, shape (samples, encoder.out_dim)."""
+        check_is_fitted(self, "encoder_")
+        features = as_feature_matrix(X)
+        if features.shape[1] != self.n_features_in_:
+            raise OmicsInputError(
+                f"X has {features.shape[1]} features but the model was pretrained on {self.n_features_in_}; "
+                "pass the same features (genes) used in fit"
+            )
+        device = next(self.encoder_.parameters()).device
+        return forward_in_batches(self.encoder_, torch.as_tensor(features, device=device)).cpu().numpy()
+
+    # -- checks ------------------------------------------------------------------------------------------------------
+    def _check_params(self) -> torch.device:
+        """Raise :class:`OmicsInputError` on a bad hyperparameter; return the torch device."""
+        Encoder(1, self.hidden, self.dropout, self.batch_norm)  # validates hidden and dropout
+        check_float("lr", self.lr, 0.0, low_open=True)
+        check_float("weight_decay", self.weight_decay, 0.0)
+        check_int("batch_size", self.batch_size, 2)
+        check_int("epochs", self.epochs, 1)
+        check_float("val_fraction", self.val_fraction, 0.0, 1.0, high_open=True)
+        check_int("seed", self.seed, 0)
+        self._check_method_params()
+        return as_device(self.device)
+
+
+def as_device(device) -> torch.device:
+    """``torch.device(device)`` or a one-line :class:`OmicsInputError`.
+
+    Introduced in chapter *Self-supervised pretraining (VIME, SCARF, BYOL)*.
+    """
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise OmicsInputError(f"device={device!r} is not a torch device; pass 'cpu' or 'cuda'") from err
+
+
+def projection_mlp(in_dim: int, hidden: Sequence[int], out_dim: int, batch_norm: bool = True) -> nn.Module:
+    """A pretraining head: [Linear - (BN) - ReLU] blocks of widths ``hidden``, then Linear to ``out_dim``, no dropout.
+
+    SCARF's projection head and BYOL's projector/predictor (``hidden=(4096,)``, ``out_dim=256``).
+    Introduced in chapter *Self-supervised pretraining (VIME, SCARF, BYOL)*.
+    """
+    return MLP(in_dim, tuple(hidden), out_dim=out_dim, dropout=0.0, batch_norm=batch_norm)

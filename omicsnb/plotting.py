@@ -1,0 +1,270 @@
+"""The book's one figure style: theme, category colours and the plots every chapter reuses.
+
+Every helper returns the ``Axes`` (or ``Figure``) it drew on and always sets a title and axis labels with units, so
+figures read on their own; :func:`check_figure` enforces that. Call :func:`use_style` once per notebook.
+Introduced in chapter 1, *Data and exploration*.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+
+from omicsnb.errors import OmicsInputError
+
+
+def _book_palette() -> list[str]:
+    """27 distinguishable colours: tab10, then Dark2 (without its grey), then tab20's light tints."""
+    tab10 = [to_hex(c) for c in mpl.colormaps["tab10"].colors]
+    dark2 = [to_hex(c) for c in mpl.colormaps["Dark2"].colors if to_hex(c) != "#666666"]
+    tab20_light = [to_hex(c) for c in mpl.colormaps["tab20"].colors[1::2]]
+    return tab10 + dark2 + tab20_light
+
+
+BOOK_PALETTE: list[str] = _book_palette()
+
+LABEL_CURVE_XLABEL = "number of labelled training samples"
+ACCURACY_LABEL = "accuracy (fraction of test samples)"
+
+
+def use_style() -> None:
+    """Apply the book's figure style: seaborn "ticks" theme, white background, no top/right spines, dpi 110.
+
+    The white face colour keeps figures legible for readers using a dark notebook theme. Introduced in chapter 1,
+    *Data and exploration*.
+    """
+    sns.set_theme(context="notebook", style="ticks", palette=BOOK_PALETTE[:10])
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 150,
+            "figure.facecolor": "white",
+            "axes.facecolor": "white",
+            "savefig.facecolor": "white",
+            "figure.figsize": (6.4, 4.2),
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "font.size": 10,
+            "axes.titlesize": 12,
+            "axes.labelsize": 10.5,
+            "xtick.labelsize": 9,
+            "ytick.labelsize": 9,
+            "legend.fontsize": 9,
+            "legend.title_fontsize": 9.5,
+            "figure.titlesize": 13,
+        }
+    )
+
+
+def category_colors(labels) -> dict:
+    """Map each distinct label to a colour, deterministically.
+
+    Labels are sorted and take the colours of :data:`BOOK_PALETTE` in that order (27 colours; more labels get
+    extra evenly spaced hues), so the same set of labels always gives the same colours, in every figure and every
+    run. Pass the *full* set of labels (e.g. all cancer types in the cohort) and hand the result to the plotting
+    helpers' ``palette`` argument when a figure shows only some of them. Introduced in chapter 1,
+    *Data and exploration*.
+    """
+    values = labels.to_numpy() if isinstance(labels, (pd.Series, pd.Index)) else np.asarray(labels)
+    values = values.ravel()
+    if pd.isna(values).any():
+        raise OmicsInputError("labels contain missing values; fill or drop them before choosing colours")
+    unique = [v.item() if isinstance(v, np.generic) else v for v in pd.unique(values)]  # plain Python keys
+    try:
+        unique = sorted(unique)
+    except TypeError:  # labels of mixed types: sort by their text
+        unique = sorted(unique, key=str)
+    colors = list(BOOK_PALETTE)
+    if len(unique) > len(colors):
+        colors += [to_hex(c) for c in sns.color_palette("husl", len(unique) - len(colors))]
+    return dict(zip(unique, colors))
+
+
+def plot_class_counts(
+    labels,
+    ax: Axes | None = None,
+    title: str = "Samples per class",
+    label_name: str = "class",
+    palette: Mapping | None = None,
+) -> Axes:
+    """Horizontal bar chart of the number of samples per class, largest on top.
+
+    Introduced in chapter 1, *Data and exploration*.
+    """
+    values = pd.Series(np.asarray(labels).ravel())
+    if values.empty:
+        raise OmicsInputError("labels is empty; pass one label per sample")
+    counts = values.value_counts()  # descending
+    palette = _resolve_palette(values, palette)
+    ax = ax or plt.subplots(figsize=(6.4, max(2.5, 0.28 * len(counts) + 1)))[1]
+    bars = ax.barh([str(c) for c in counts.index[::-1]], counts.to_numpy()[::-1],
+                   color=[palette[c] for c in counts.index[::-1]])
+    ax.bar_label(bars, padding=2, fontsize=8)
+    ax.set(title=title, xlabel="number of samples", ylabel=label_name)
+    ax.grid(axis="y", visible=False)
+    return ax
+
+
+def plot_embedding(
+    emb,
+    labels=None,
+    ax: Axes | None = None,
+    title: str = "Embedding",
+    xlabel: str = "dimension 1 (arbitrary units)",
+    ylabel: str = "dimension 2 (arbitrary units)",
+    legend: bool = True,
+    palette: Mapping | None = None,
+    point_size: float = 8,
+) -> Axes:
+    """Scatter plot of a 2-D embedding (PCA, UMAP, an encoder's output...), coloured by ``labels``.
+
+    Introduced in chapter 1, *Data and exploration*.
+    """
+    Z = np.asarray(emb, dtype=float)
+    if Z.ndim != 2 or Z.shape[1] != 2:
+        raise OmicsInputError(f"emb must have shape (samples, 2) but has {Z.shape}; pass two columns, e.g. emb[:, :2]")
+    ax = ax or plt.subplots(figsize=(6.4, 4.8))[1]
+    if labels is None:
+        ax.scatter(Z[:, 0], Z[:, 1], s=point_size, alpha=0.8, linewidths=0, color=BOOK_PALETTE[0])
+    else:
+        y = np.asarray(labels).ravel()
+        if len(y) != len(Z):
+            raise OmicsInputError(f"labels has {len(y)} entries but emb has {len(Z)} rows; pass one label per point")
+        palette = _resolve_palette(y, palette)
+        for label in palette:
+            mask = y == label
+            if mask.any():
+                ax.scatter(Z[mask, 0], Z[mask, 1], s=point_size, alpha=0.8, linewidths=0, color=palette[label],
+                           label=str(label))
+        if legend:
+            ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, markerscale=2,
+                      ncol=1 if len(np.unique(y)) <= 16 else 2)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return ax
+
+
+def plot_explained_variance(
+    curves: Mapping[str, pd.DataFrame],
+    ax: Axes | None = None,
+    title: str = "Variance explained by the leading principal components",
+    cumulative: bool = True,
+) -> Axes:
+    """One line per dataset of (cumulative) explained variance against principal-component rank.
+
+    ``curves`` maps a name to the output of :func:`omicsnb.evaluation.explained_variance_curve`. Introduced in
+    chapter 1, *Data and exploration*.
+    """
+    if not curves:
+        raise OmicsInputError("curves is empty; pass {name: explained_variance_curve(X)}")
+    column = "cumulative" if cumulative else "explained_variance_ratio"
+    palette = category_colors(list(curves))
+    ax = ax or plt.subplots()[1]
+    for name, curve in curves.items():
+        if not {"component", column} <= set(curve.columns):
+            raise OmicsInputError(f"curve {name!r} lacks component/{column}; pass explained_variance_curve output")
+        ax.plot(curve["component"], curve[column], marker="o", markersize=3.5, label=str(name), color=palette[name])
+    ylabel = f"{'cumulative ' if cumulative else ''}explained variance (fraction of total)"
+    ax.set(title=title, xlabel="principal component (rank)", ylabel=ylabel, ylim=(0, None))
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_label_curves(
+    summary: pd.DataFrame,
+    ax: Axes | None = None,
+    title: str = "Test accuracy against the number of labels",
+    ylabel: str = ACCURACY_LABEL,
+    palette: Mapping | None = None,
+) -> Axes:
+    """Mean metric (line) +/- 1 standard deviation (band) against the number of labelled samples, one per model.
+
+    ``summary`` is the output of :func:`omicsnb.evaluation.summarise_sweep`; pass ``ylabel`` when it summarises
+    another metric. Introduced in chapter 2, *Supervised baseline*.
+    """
+    needed = {"model", "n_train", "mean", "sd"}
+    if not isinstance(summary, pd.DataFrame) or not needed <= set(summary.columns):
+        raise OmicsInputError("summary lacks model/n_train/mean/sd columns; pass the output of summarise_sweep")
+    palette = _resolve_palette(summary["model"], palette)
+    ax = ax or plt.subplots()[1]
+    for model, curve in summary.groupby("model", sort=False):
+        curve = curve.sort_values("n_train")
+        x, mean, sd = curve["n_train"], curve["mean"], curve["sd"].fillna(0.0)
+        ax.plot(x, mean, marker="o", markersize=3.5, color=palette[model], label=str(model))
+        ax.fill_between(x, mean - sd, mean + sd, color=palette[model], alpha=0.2, linewidth=0)
+    ax.set(title=title, xlabel=LABEL_CURVE_XLABEL, ylabel=ylabel)
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_training_history(history: pd.DataFrame, title: str = "Training history") -> Figure:
+    """Two panels: train/validation loss and validation accuracy per epoch, with the kept (best) epoch marked.
+
+    ``history`` is ``MLPClassifier.history_`` or the frame returned by :func:`omicsnb.training.train_supervised`.
+    Introduced in chapter 2, *Supervised baseline*.
+    """
+    from omicsnb.training import best_epoch
+
+    if not isinstance(history, pd.DataFrame) or not {"epoch", "train_loss", "val_loss", "val_accuracy"} <= set(
+        history.columns
+    ) or history.empty:
+        raise OmicsInputError("history must be a non-empty frame with epoch/train_loss/val_loss/val_accuracy columns")
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9.5, 3.6), constrained_layout=True)
+    kept = best_epoch(history)
+    ax_loss.plot(history["epoch"], history["train_loss"], label="training", color=BOOK_PALETTE[0])
+    ax_loss.plot(history["epoch"], history["val_loss"], label="validation", color=BOOK_PALETTE[1])
+    ax_acc.plot(history["epoch"], history["val_accuracy"], color=BOOK_PALETTE[1])
+    for ax in (ax_loss, ax_acc):
+        ax.axvline(kept, color="grey", linestyle="--", linewidth=1, label=f"kept epoch ({kept})")
+    ax_loss.set(title="Loss", xlabel="epoch", ylabel="cross-entropy loss (nats per sample)")
+    ax_acc.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (fraction of validation samples)")
+    ax_loss.legend(frameon=False)
+    fig.suptitle(title)
+    return fig
+
+
+def check_figure(fig: Figure) -> Figure:
+    """Raise :class:`~omicsnb.errors.OmicsInputError` if a visible axes lacks a title, an x label or a y label.
+
+    Colour-bar axes are exempt. Returns ``fig`` so it can wrap a plotting call. Introduced in chapter 1,
+    *Data and exploration*.
+    """
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.axison and ax.get_label() != "<colorbar>"]
+    if not axes:
+        raise OmicsInputError("figure has no visible axes; draw something before checking it")
+    for i, ax in enumerate(axes, start=1):
+        missing = [
+            what
+            for what, text in (
+                ("title", "".join(ax.get_title(loc) for loc in ("left", "center", "right"))),
+                ("x label", ax.get_xlabel()),
+                ("y label", ax.get_ylabel()),
+            )
+            if not text.strip()
+        ]
+        if missing:
+            raise OmicsInputError(
+                f"axes {i} of {len(axes)} lacks a {', '.join(missing)}; set them with ax.set(title=, xlabel=, ylabel=)"
+            )
+    return fig
+
+
+
+def _resolve_palette(labels, palette: Mapping | None) -> Mapping:
+    """``palette`` if it covers every label (else raise), or :func:`category_colors` of the labels."""
+    if palette is None:
+        return category_colors(labels)
+    missing = [v for v in pd.unique(np.asarray(labels).ravel()) if v not in palette]
+    if missing:
+        label = str(missing[0])
+        raise OmicsInputError(f"palette has no colour for {label!r}; build it with category_colors(all_labels)")
+    return palette

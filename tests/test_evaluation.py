@@ -1,0 +1,258 @@
+"""Tests for omicsnb.evaluation: metrics, label-fraction sweeps, clustering agreement, explained variance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import NearestCentroid
+
+from omicsnb.errors import OmicsInputError
+from omicsnb.evaluation import (
+    SWEEP_COLUMNS,
+    area_under_label_curve,
+    as_feature_matrix,
+    classification_metrics,
+    cluster_agreement,
+    explained_variance_curve,
+    label_fraction_sweep,
+    summarise_sweep,
+)
+
+
+def blobs(n_per_class=30, n_features=8, classes=("BRCA", "COAD", "LUAD", "SKCM"), shift=6.0, seed=0):
+    rng = np.random.default_rng(seed)
+    codes = np.repeat(np.arange(len(classes)), n_per_class)
+    X = rng.normal(size=(len(codes), n_features))
+    X[np.arange(len(codes)), codes] += shift
+    order = rng.permutation(len(codes))
+    return X[order], np.asarray(classes)[codes[order]]
+
+
+def stratified_subset(labels, fraction, *, seed):
+    """Test stand-in for omicsnb.data.preprocess.label_fraction_subset: ceil(fraction * n_c) of each class."""
+    rng = np.random.default_rng(seed)
+    picks = [
+        rng.permutation(np.flatnonzero(labels == c))[: int(np.ceil(fraction * np.sum(labels == c)))]
+        for c in np.unique(labels)
+    ]
+    return np.sort(np.concatenate(picks))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# metrics
+# ---------------------------------------------------------------------------------------------------------------------
+def test_classification_metrics_by_hand():
+    scores = classification_metrics(list("aabbcc"), list("aabccc"))
+    assert scores["accuracy"] == pytest.approx(5 / 6)
+    assert scores["balanced_accuracy"] == pytest.approx((1 + 0.5 + 1) / 3)
+    assert scores["macro_f1"] == pytest.approx((1 + 2 / 3 + 0.8) / 3)
+
+
+def test_classification_metrics_rejects_length_mismatch():
+    with pytest.raises(OmicsInputError, match="y_pred has 2 labels"):
+        classification_metrics(["a", "b", "c"], ["a", "b"])
+
+
+def test_as_feature_matrix_converts_integers_and_keeps_shape():
+    out = as_feature_matrix(pd.DataFrame({"g1": [1, 2], "g2": [3.5, 4.0]}))
+    assert out.dtype == np.float32 and out.tolist() == [[1.0, 3.5], [2.0, 4.0]]
+    with pytest.raises(OmicsInputError, match="X is empty"):
+        as_feature_matrix(np.zeros((0, 3)))
+    with pytest.raises(OmicsInputError, match="1 NaN or infinite"):
+        as_feature_matrix(pd.DataFrame({"g": pd.array([1, None], dtype="Int64")}))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# label-fraction sweep
+# ---------------------------------------------------------------------------------------------------------------------
+def test_sweep_is_tidy_complete_and_keeps_every_class():
+    X, y = blobs()
+    X_test, y_test = blobs(n_per_class=10, seed=1)
+    seen = []
+
+    def recording_subset(labels, fraction, *, seed):
+        index = stratified_subset(labels, fraction, seed=seed)
+        seen.append((fraction, seed, index))
+        return index
+
+    df = label_fraction_sweep(
+        lambda seed: NearestCentroid(), X, y, X_test, y_test,
+        fractions=(0.1, 0.5, 1.0), repeats=3, seed=10, subset_fn=recording_subset, progress=False,
+    )
+    assert list(df.columns) == SWEEP_COLUMNS and len(df) == 9
+    assert (df["model"] == "NearestCentroid").all()
+    assert df["fraction"].tolist() == [0.1] * 3 + [0.5] * 3 + [1.0] * 3
+    assert df["repeat"].tolist() == [0, 1, 2] * 3 and df["seed"].tolist() == [10, 11, 12] * 3
+    assert df["n_train"].tolist() == [12] * 3 + [60] * 3 + [120] * 3
+    for _, _, index in seen:
+        assert set(y[index]) == set(y)
+    assert df[["accuracy", "macro_f1", "balanced_accuracy"]].min().min() > 0.9
+    # subsets differ between repeats of a fraction
+    assert not np.array_equal(seen[0][2], seen[1][2])
+
+
+def test_sweep_is_deterministic_and_model_independent_in_its_subsets():
+    X, y = blobs(shift=1.0)
+    X_test, y_test = blobs(n_per_class=10, seed=1, shift=1.0)
+    subsets = {}
+
+    def recording_subset(labels, fraction, *, seed):
+        index = stratified_subset(labels, fraction, seed=seed)
+        subsets.setdefault((fraction, seed), []).append(index)
+        return index
+
+    def run(make, name):
+        return label_fraction_sweep(make, X, y, X_test, y_test, fractions=(0.3, 0.6), repeats=2,
+                                    subset_fn=recording_subset, name=name, progress=False)
+
+    a = run(lambda s: LogisticRegression(random_state=s, max_iter=200), "logreg")
+    b = run(lambda s: LogisticRegression(random_state=s, max_iter=200), "logreg")
+    run(lambda s: NearestCentroid(), "centroid")
+    pd.testing.assert_frame_equal(a, b)
+    assert (a["model"] == "logreg").all()
+    for indices in subsets.values():
+        assert all(np.array_equal(indices[0], other) for other in indices[1:])
+
+
+def test_sweep_accepts_dataframes():
+    X, y = blobs()
+    Xdf = pd.DataFrame(X, columns=[f"g{i}" for i in range(X.shape[1])])
+    df = label_fraction_sweep(lambda s: NearestCentroid(), Xdf, pd.Series(y), Xdf, y, fractions=(0.5,),
+                              repeats=1, subset_fn=stratified_subset, progress=False)
+    assert df["accuracy"].iloc[0] > 0.9
+
+
+def test_sweep_with_the_default_subset_function():
+    preprocess = pytest.importorskip("omicsnb.data.preprocess")
+    if not hasattr(preprocess, "label_fraction_subset"):
+        pytest.skip("omicsnb.data.preprocess.label_fraction_subset is not written yet")
+    X, y = blobs()
+    df = label_fraction_sweep(lambda s: NearestCentroid(), X, y, X, y, fractions=(0.1, 1.0), repeats=2,
+                              progress=False)
+    assert len(df) == 4 and df["n_train"].max() == len(y)
+    assert (df["n_train"] >= len(set(y))).all()  # the sweep raises if a subset loses a class
+
+
+SWEEP_DATA = blobs()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(fractions=(0.0, 0.5)), "fraction=0.0 is out of range"),
+        (dict(fractions=(1.5,)), "fraction=1.5 is out of range"),
+        (dict(fractions=()), "fractions is empty"),
+        (dict(fractions=("half",)), "must be a real number"),
+        (dict(repeats=0), "repeats"),
+        (dict(subset_fn=lambda labels, fraction, seed: np.flatnonzero(labels == labels[0])), "lost 3 class"),
+        (dict(subset_fn=lambda labels, fraction, seed: np.array([0, 0, 1])), "repeated positions"),
+        (dict(subset_fn=lambda labels, fraction, seed: np.array([0.5, 1.5])), "integer array"),
+    ],
+)
+def test_sweep_rejects_bad_arguments(kwargs, match):
+    X, y = SWEEP_DATA
+    kwargs = {"subset_fn": stratified_subset, **kwargs}
+    with pytest.raises(OmicsInputError, match=match):
+        label_fraction_sweep(lambda s: NearestCentroid(), X, y, X, y, progress=False, **kwargs)
+
+
+def test_sweep_rejects_mismatched_lengths():
+    X, y = SWEEP_DATA
+    with pytest.raises(OmicsInputError, match="y_test has 119 labels"):
+        label_fraction_sweep(lambda s: NearestCentroid(), X, y, X, y[:-1], subset_fn=stratified_subset,
+                             progress=False)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# summaries
+# ---------------------------------------------------------------------------------------------------------------------
+HAND_SWEEP = pd.DataFrame(
+    {
+        "model": ["A"] * 6 + ["B"] * 3,
+        "fraction": [0.1, 0.1, 0.5, 0.5, 1.0, 1.0, 0.1, 0.5, 1.0],
+        "n_train": [10, 10, 50, 50, 100, 100, 10, 50, 100],
+        "accuracy": [0.4, 0.6, 0.6, 0.8, 0.9, 0.9, 0.8, 0.8, 0.8],
+    }
+)
+
+
+def test_summarise_sweep_by_hand():
+    summary = summarise_sweep(HAND_SWEEP)
+    assert list(summary.columns) == ["model", "fraction", "n_train", "mean", "sd", "n"]
+    a = summary[summary["model"] == "A"]
+    assert a["mean"].tolist() == pytest.approx([0.5, 0.7, 0.9])
+    assert a["sd"].tolist() == pytest.approx([np.sqrt(0.02), np.sqrt(0.02), 0.0])
+    assert a["n"].tolist() == [2, 2, 2] and a["n_train"].tolist() == [10, 50, 100]
+    assert summary.loc[summary["model"] == "B", "sd"].isna().all()  # a single repeat has no sd
+
+
+def test_area_under_label_curve_by_hand():
+    area = area_under_label_curve(summarise_sweep(HAND_SWEEP)).set_index("model")
+    # A: trapezoids 0.4 * (0.5 + 0.7) / 2 + 0.5 * (0.7 + 0.9) / 2 = 0.64, over a range of 0.9
+    assert area.loc["A", "area"] == pytest.approx(0.64 / 0.9)
+    assert area.loc["B", "area"] == pytest.approx(0.8)  # a flat curve has the area of its height
+    assert area["n_fractions"].tolist() == [3, 3]
+
+
+def test_summaries_reject_bad_frames():
+    with pytest.raises(OmicsInputError, match=r"lacks column\(s\) \['balanced_accuracy'\]"):
+        summarise_sweep(HAND_SWEEP, metric="balanced_accuracy")
+    with pytest.raises(OmicsInputError, match="is empty"):
+        summarise_sweep(HAND_SWEEP.iloc[:0])
+    one_fraction = summarise_sweep(HAND_SWEEP[HAND_SWEEP["fraction"] == 0.5])
+    with pytest.raises(OmicsInputError, match="fewer than 2 distinct fractions"):
+        area_under_label_curve(one_fraction)
+    with pytest.raises(OmicsInputError, match="summarise_sweep"):
+        area_under_label_curve(HAND_SWEEP)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# unsupervised structure
+# ---------------------------------------------------------------------------------------------------------------------
+def test_cluster_agreement_is_perfect_on_separated_blobs():
+    X, y = blobs(shift=30.0)
+    result = cluster_agreement(X, y)
+    assert result["ari"] == pytest.approx(1.0) and result["nmi"] == pytest.approx(1.0)
+    assert result["n_clusters"] == 4 and result["clusters"].shape == (len(y),)
+    assert pd.crosstab(y, result["clusters"]).gt(0).sum(axis=1).eq(1).all()
+
+
+def test_cluster_agreement_is_near_zero_for_random_labels_and_respects_k():
+    X, y = blobs(shift=30.0)
+    shuffled = np.random.default_rng(0).permutation(y)
+    assert abs(cluster_agreement(X, shuffled)["ari"]) < 0.05
+    result = cluster_agreement(X, y, n_clusters=2, seed=1)
+    assert result["n_clusters"] == 2 and len(np.unique(result["clusters"])) == 2 and result["ari"] < 1
+
+
+@pytest.mark.parametrize(
+    "embedding, labels, kwargs, match",
+    [
+        (np.full((4, 2), np.nan), [0, 0, 1, 1], {}, "embedding contains 8 NaN"),
+        (np.zeros((4, 2)), [0, 1, 1], {}, "labels has 3 labels"),
+        (np.zeros((4, 2)), [0, 1, 1, 0], {"n_clusters": 1}, "n_clusters=1 is out of range"),
+        (np.zeros((4, 2)), [0, 1, 1, 0], {"n_clusters": 5}, "exceeds the 4 samples"),
+    ],
+)
+def test_cluster_agreement_rejects_bad_input(embedding, labels, kwargs, match):
+    with pytest.raises(OmicsInputError, match=match):
+        cluster_agreement(embedding, labels, **kwargs)
+
+
+def test_explained_variance_curve_matches_sklearn():
+    X, _ = blobs()
+    curve = explained_variance_curve(X, n_components=5)
+    assert list(curve.columns) == ["component", "explained_variance_ratio", "cumulative"]
+    assert curve["component"].tolist() == [1, 2, 3, 4, 5]
+    expected = PCA(n_components=5).fit(X).explained_variance_ratio_
+    assert curve["explained_variance_ratio"].to_numpy() == pytest.approx(expected, rel=1e-6)
+    assert np.all(np.diff(curve["cumulative"]) > 0) and curve["cumulative"].iloc[-1] <= 1.0
+    assert curve["cumulative"].to_numpy() == pytest.approx(np.cumsum(expected))
+
+
+def test_explained_variance_curve_rejects_too_many_components():
+    with pytest.raises(OmicsInputError, match="n_components=9 exceeds"):
+        explained_variance_curve(np.random.default_rng(0).normal(size=(20, 8)), n_components=9)

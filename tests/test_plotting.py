@@ -1,0 +1,161 @@
+"""Tests for omicsnb.plotting: the shared style, category colours, the plot helpers and check_figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from omicsnb.errors import OmicsInputError  # noqa: E402
+from omicsnb.evaluation import explained_variance_curve  # noqa: E402
+from omicsnb.plotting import (  # noqa: E402
+    BOOK_PALETTE,
+    category_colors,
+    check_figure,
+    plot_class_counts,
+    plot_embedding,
+    plot_explained_variance,
+    plot_label_curves,
+    plot_training_history,
+    use_style,
+)
+
+LABELS = np.array(["LUAD", "BRCA", "BRCA", "COAD", "BRCA", "LUAD"])
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def assert_labelled(ax: Axes, xlabel_part: str, ylabel_part: str) -> None:
+    assert ax.get_title()
+    assert xlabel_part in ax.get_xlabel() and ylabel_part in ax.get_ylabel()
+    check_figure(ax.figure)
+
+
+def test_use_style_sets_the_book_defaults():
+    with matplotlib.rc_context():
+        use_style()
+        rc = matplotlib.rcParams
+        assert rc["figure.dpi"] == 110 and rc["figure.facecolor"] == "white" and rc["savefig.facecolor"] == "white"
+        assert not rc["axes.spines.top"] and not rc["axes.spines.right"]
+        assert rc["axes.titlesize"] == 12
+
+
+def test_category_colors_are_deterministic_and_order_free():
+    a = category_colors(LABELS)
+    b = category_colors(list(reversed(LABELS)))
+    assert a == b and list(a) == ["BRCA", "COAD", "LUAD"]
+    assert a["BRCA"] == BOOK_PALETTE[0]
+
+
+def test_category_colors_has_at_least_20_distinct_colours_and_extends_beyond_the_palette():
+    assert len(set(category_colors([f"type{i:02d}" for i in range(20)]).values())) == 20
+    many = category_colors(range(40))
+    assert len(many) == 40 and len(set(many.values())) == 40
+    mixed = category_colors([1, "a", 2.5])
+    assert len(mixed) == 3
+    with pytest.raises(OmicsInputError, match="missing values"):
+        category_colors(["a", None])
+
+
+def test_plot_class_counts():
+    ax = plot_class_counts(LABELS, label_name="cancer type")
+    assert_labelled(ax, "number of samples", "cancer type")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["COAD", "LUAD", "BRCA"]  # largest on top
+    widths = [p.get_width() for p in ax.patches]
+    assert widths == [1, 2, 3]
+    with pytest.raises(OmicsInputError, match="labels is empty"):
+        plot_class_counts([])
+
+
+def test_plot_embedding_uses_the_given_axes_and_palette():
+    fig, ax = plt.subplots()
+    emb = np.random.default_rng(0).normal(size=(6, 2))
+    palette = category_colors(["BRCA", "COAD", "LUAD", "SKCM"])
+    out = plot_embedding(emb, LABELS, ax=ax, title="PCA", xlabel="PC1 (log2 CPM units)", ylabel="PC2 (log2 CPM units)",
+                         palette=palette)
+    assert out is ax
+    assert_labelled(ax, "PC1", "PC2")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["BRCA", "COAD", "LUAD"]
+    assert matplotlib.colors.to_hex(ax.collections[1].get_facecolor()[0]) == palette["COAD"]
+
+
+def test_plot_embedding_without_labels_and_bad_input():
+    ax = plot_embedding(np.zeros((3, 2)), legend=False)
+    assert_labelled(ax, "dimension 1", "dimension 2")
+    with pytest.raises(OmicsInputError, match=r"shape \(samples, 2\)"):
+        plot_embedding(np.zeros((3, 3)), LABELS[:3])
+    with pytest.raises(OmicsInputError, match="labels has 6 entries but emb has 3"):
+        plot_embedding(np.zeros((3, 2)), LABELS)
+    with pytest.raises(OmicsInputError, match="no colour for 'LUAD'"):
+        plot_embedding(np.zeros((6, 2)), LABELS, palette={"BRCA": "red", "COAD": "blue"})
+
+
+def test_plot_explained_variance():
+    rng = np.random.default_rng(0)
+    curves = {"raw": explained_variance_curve(rng.normal(size=(30, 10)), 5),
+              "z-scored": explained_variance_curve(rng.normal(size=(30, 10)), 5)}
+    ax = plot_explained_variance(curves)
+    assert_labelled(ax, "principal component", "fraction of total")
+    assert len(ax.get_lines()) == 2
+    assert np.allclose(ax.get_lines()[0].get_ydata(), curves["raw"]["cumulative"])
+    with pytest.raises(OmicsInputError, match="curves is empty"):
+        plot_explained_variance({})
+
+
+def test_plot_label_curves():
+    summary = pd.DataFrame(
+        {"model": ["MLP", "MLP", "logreg", "logreg"], "fraction": [0.1, 1.0, 0.1, 1.0], "n_train": [100, 1000] * 2,
+         "mean": [0.6, 0.9, 0.7, 0.85], "sd": [0.05, np.nan, 0.02, 0.01], "n": [5, 1, 5, 5]}
+    )
+    ax = plot_label_curves(summary)
+    assert_labelled(ax, "number of labelled training samples", "accuracy (fraction of test samples)")
+    assert len(ax.get_lines()) == 2 and len(ax.collections) == 2  # one line and one band per model
+    assert ax.get_lines()[0].get_xdata().tolist() == [100, 1000]
+    with pytest.raises(OmicsInputError, match="summarise_sweep"):
+        plot_label_curves(summary.drop(columns="sd"))
+
+
+def test_plot_training_history():
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4], "train_loss": [1.0, 0.8, 0.6, 0.5],
+                            "val_loss": [1.1, 0.9, 0.95, 1.0], "val_accuracy": [0.4, 0.6, 0.6, 0.55]})
+    fig = plot_training_history(history)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    check_figure(fig)
+    assert "kept epoch (2)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    with pytest.raises(OmicsInputError, match="history must be"):
+        plot_training_history(history.iloc[:0])
+
+
+def test_check_figure_rejects_unlabelled_axes():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    with pytest.raises(OmicsInputError, match="axes 1 of 1 lacks a title, x label, y label"):
+        check_figure(fig)
+    ax.set(title="t", xlabel="x (units)")
+    with pytest.raises(OmicsInputError, match="lacks a y label"):
+        check_figure(fig)
+    ax.set_ylabel("y (units)")
+    assert check_figure(fig) is fig
+
+
+def test_check_figure_exempts_colour_bars_but_checks_every_panel():
+    fig, (left, right) = plt.subplots(1, 2)
+    image = left.imshow(np.eye(3))
+    fig.colorbar(image, ax=left)
+    left.set(title="t", xlabel="gene", ylabel="sample")
+    with pytest.raises(OmicsInputError, match="axes 2 of 2"):
+        check_figure(fig)
+    right.set_axis_off()
+    assert check_figure(fig) is fig

@@ -1,0 +1,160 @@
+"""Tests for omicsnb.training: seeding, mini-batches and the supervised loop."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from omicsnb.errors import OmicsInputError
+from omicsnb.training import (
+    best_epoch,
+    forward_in_batches,
+    iterate_minibatches,
+    set_seed,
+    torch_seed,
+    train_supervised,
+)
+
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """These networks are tiny: one thread is as fast, and immune to slow-downs when other processes share the CPU."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+def toy_problem(n=120, p=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int64)
+    return X, y
+
+
+def toy_model(p=6, seed=0):
+    with torch_seed(seed):
+        return nn.Sequential(nn.Linear(p, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 2))
+
+
+def test_set_seed_makes_all_three_generators_repeatable():
+    previous = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        set_seed(11)
+        first = (random.random(), np.random.rand(), torch.rand(1).item())
+        set_seed(11)
+        assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+        assert torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+
+
+def test_torch_seed_is_repeatable_and_restores_the_global_state():
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    with torch_seed(5):
+        a = torch.rand(3)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    with torch_seed(5):
+        b = torch.rand(3)
+    assert torch.equal(a, b)
+
+
+def test_iterate_minibatches_covers_every_index_once():
+    batches = list(iterate_minibatches(10, 4, torch.Generator().manual_seed(0)))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(torch.cat(batches).tolist()) == list(range(10))
+    assert torch.cat(batches).tolist() != list(range(10))  # shuffled
+
+
+def test_iterate_minibatches_options_and_reproducibility():
+    again = [torch.cat(list(iterate_minibatches(50, 8, torch.Generator().manual_seed(3)))) for _ in range(2)]
+    assert torch.equal(again[0], again[1])
+    assert torch.cat(list(iterate_minibatches(5, 2, shuffle=False))).tolist() == [0, 1, 2, 3, 4]
+    assert [len(b) for b in iterate_minibatches(10, 4, torch.Generator(), drop_last=True)] == [4, 4]
+    assert [len(b) for b in iterate_minibatches(3, 4, torch.Generator(), drop_last=True)] == [3]
+    with pytest.raises(OmicsInputError, match="batch_size >= 1"):
+        next(iterate_minibatches(10, 0))
+
+
+def test_forward_in_batches_matches_a_single_forward_in_eval_mode():
+    model = toy_model()
+    X = torch.randn(37, 6)
+    out = forward_in_batches(model, X, batch_size=8)
+    assert not model.training
+    assert torch.allclose(out, model(X), atol=1e-6)
+
+
+def test_train_supervised_learns_and_returns_the_loaded_best_state():
+    X, y = toy_problem()
+    model = toy_model()
+    state, history = train_supervised(
+        model, X[:90], y[:90], X[90:], y[90:], lr=1e-2, batch_size=16, max_epochs=40, patience=40, progress=False
+    )
+    assert list(history.columns) == ["epoch", "train_loss", "val_loss", "val_accuracy"]
+    assert history["epoch"].tolist() == list(range(1, 41))
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    kept = best_epoch(history)
+    val_loss = nn.functional.cross_entropy(forward_in_batches(model, torch.as_tensor(X[90:])), torch.as_tensor(y[90:]))
+    assert val_loss.item() == pytest.approx(history.loc[kept - 1, "val_loss"], abs=1e-6)
+    assert history.loc[kept - 1, "val_accuracy"] > 0.8
+
+
+def test_train_supervised_is_deterministic_and_seed_sensitive():
+    X, y = toy_problem()
+    runs = []
+    for seed in (0, 0, 1):
+        _, history = train_supervised(
+            toy_model(), X[:90], y[:90], X[90:], y[90:], batch_size=16, max_epochs=5, patience=5, seed=seed,
+            progress=False,
+        )
+        runs.append(history)
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    assert not runs[0]["train_loss"].equals(runs[2]["train_loss"])
+
+
+def test_train_supervised_skips_frozen_parameters():
+    X, y = toy_problem()
+    model = toy_model()
+    model[0].requires_grad_(False)
+    frozen = model[0].weight.clone()
+    head = model[3].weight.clone()
+    train_supervised(model, X, y, lr=1e-2, max_epochs=3, progress=False)
+    assert torch.equal(model[0].weight, frozen)
+    assert not torch.equal(model[3].weight, head)
+
+
+def test_train_supervised_without_validation_runs_every_epoch():
+    X, y = toy_problem()
+    _, history = train_supervised(toy_model(), X, y, max_epochs=4, patience=1, progress=False)
+    assert len(history) == 4 and history["val_loss"].isna().all()
+    assert best_epoch(history) == 4
+
+
+def test_best_epoch_is_the_first_minimum():
+    history = pd.DataFrame(
+        {"epoch": [1, 2, 3, 4], "train_loss": 1.0, "val_loss": [0.9, 0.5, 0.5, 0.7], "val_accuracy": 0.5}
+    )
+    assert best_epoch(history) == 2
+
+
+def test_train_supervised_rejects_divergence_and_bad_shapes():
+    X, y = toy_problem()
+    model = toy_model()
+    with torch.no_grad():
+        model[0].weight.fill_(float("nan"))
+    with pytest.raises(OmicsInputError, match="training diverged"):
+        train_supervised(model, X, y, max_epochs=2, progress=False)
+    with pytest.raises(OmicsInputError, match="equal non-zero length"):
+        train_supervised(toy_model(), X, y[:-1], max_epochs=1, progress=False)
+    with pytest.raises(OmicsInputError, match="patience=0 is out of range"):
+        train_supervised(toy_model(), X, y, patience=0, progress=False)
+    frozen = toy_model().requires_grad_(False)
+    with pytest.raises(OmicsInputError, match="no trainable parameters"):
+        train_supervised(frozen, X, y, max_epochs=1, progress=False)
