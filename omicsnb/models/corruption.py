@@ -32,7 +32,8 @@ def _check_shape(shape) -> tuple[int, int]:
 def mask_bernoulli(shape, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Boolean mask of ``shape`` whose entries are independently ``True`` with probability ``p`` (VIME).
 
-    The mask is created on the generator's device. Introduced in chapter *Self-supervised pretraining (VIME, SCARF, BYOL)*.
+    The mask is created on the generator's device. Introduced in chapter *Self-supervised pretraining
+    (VIME, SCARF, BYOL)*.
     """
     check_float("p_m", p, 0.0, 1.0)
     shape = _check_shape(shape)

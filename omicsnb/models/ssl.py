@@ -38,7 +38,8 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
 
     Parameters (shared by every method)
     -----------------------------------
-    hidden, dropout, batch_norm : encoder architecture (default: Dradjat et al.'s 4 x [Linear 256 - BN - ReLU - Dropout]).
+    hidden, dropout, batch_norm : encoder architecture (default: Dradjat et al.'s
+        4 x [Linear 256 - BN - ReLU - Dropout]).
     lr, weight_decay : Adam learning rate and L2 penalty.
     batch_size, epochs : mini-batch size and number of passes over the training samples.
     val_fraction : share of samples held out (at random) to report a validation loss each epoch, in [0, 1).
@@ -119,7 +120,8 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
             self.encoder_ = Encoder(d, self.hidden, self.dropout, self.batch_norm).to(device)
             self.modules_ = self._build(d).to(device)
         params = [p for m in (self.encoder_, self.modules_) for p in m.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay,
+                                     fused=device.type in ("cpu", "cuda"))  # fused: ~2x faster on CPU
         batches = torch.Generator().manual_seed(self.seed)
         noise = torch.Generator(device=device).manual_seed(self.seed + 1)
         n_train = len(X_train)

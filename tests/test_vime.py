@@ -1,0 +1,146 @@
+"""Tests for omicsnb.models.vime (VIMESelf, VIMESemi) and the shared SSLPretrainer loop."""
+
+import numpy as np
+import pytest
+import torch
+
+from omicsnb.data.datasets import load_or_simulate, prepare_classification
+from omicsnb.errors import OmicsInputError
+from omicsnb.models.mlp import Encoder, MLPClassifier
+from omicsnb.models.vime import VIMESelf, VIMESemi, vime_corrupt
+
+FAST = dict(epochs=6, batch_size=64, lr=1e-3, progress=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Small networks run fastest on one thread; two threads on a busy 2-core machine can be 10x slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    source = load_or_simulate(n_samples=400, n_genes=2000, n_programmes=12, progress=False)
+    return prepare_classification(source, n_finetune=100, n_test=100, n_hvg=300)
+
+
+@pytest.fixture(scope="module")
+def pretrained(splits):
+    return VIMESelf(**FAST).fit(splits.X_pretrain)
+
+
+def test_mask_labels_are_actual_changes():
+    g = torch.Generator().manual_seed(0)
+    reference = torch.stack([torch.ones(50), torch.arange(50.0)], 1)  # column 0 constant: swaps never change it
+    x = torch.stack([torch.ones(400), torch.full((400,), -1.0)], 1)
+    x_tilde, label = vime_corrupt(x, reference, 0.5, g)
+    assert torch.equal(label, (x_tilde != x).float())
+    assert label[:, 0].sum() == 0
+    assert 150 < label[:, 1].sum() < 250
+
+
+def test_pretext_loss_decreases_and_history_is_tidy(pretrained):
+    h = pretrained.history_
+    assert list(h.columns) == ["epoch", "loss", "mask_bce", "feature_mse", "val_loss"]
+    assert h["epoch"].tolist() == list(range(1, 7))
+    assert h["loss"].iloc[-1] < 0.9 * h["loss"].iloc[0]
+    assert h["val_loss"].iloc[-1] < h["val_loss"].iloc[0]
+    assert np.allclose(h["loss"], h["mask_bce"] + 2.0 * h["feature_mse"], rtol=1e-5)
+
+
+def test_encoder_and_transform(pretrained, splits):
+    assert isinstance(pretrained.encoder, Encoder)
+    assert pretrained.encoder.out_dim == 256 and not pretrained.encoder.training
+    z = pretrained.transform(splits.X_test)
+    assert z.shape == (100, 256) and np.isfinite(z).all()
+    with pytest.raises(OmicsInputError, match="pretrained on 300"):
+        pretrained.transform(splits.X_test[:, :10])
+
+
+def test_frozen_finetuning_leaves_encoder_weights_unchanged(pretrained, splits):
+    before = {k: v.clone() for k, v in pretrained.encoder.state_dict().items()}
+    clf = MLPClassifier(encoder=pretrained.encoder, freeze_encoder=True, max_epochs=3, progress=False)
+    clf.fit(splits.X_finetune, splits.y_finetune)
+    for k, v in clf.model_.encoder.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    unfrozen = MLPClassifier(encoder=pretrained.encoder, max_epochs=3, progress=False)
+    unfrozen.fit(splits.X_finetune, splits.y_finetune)
+    assert not torch.equal(unfrozen.model_.encoder.layers[0].weight, before["layers.0.weight"])
+    for k, v in pretrained.encoder.state_dict().items():  # the pretrained model itself is never touched
+        assert torch.equal(v, before[k])
+
+
+def test_determinism_by_seed(splits):
+    X = splits.X_pretrain[:120]
+    params = dict(FAST, epochs=2)
+    a = VIMESelf(**params).fit(X)
+    b = VIMESelf(**params).fit(X)
+    c = VIMESelf(**params, seed=1).fit(X)
+    assert a.history_.equals(b.history_)
+    assert np.array_equal(a.transform(X), b.transform(X))
+    assert not np.array_equal(a.transform(X), c.transform(X))
+
+
+@pytest.mark.parametrize("consistency", ["variance", "mse"])
+def test_vime_semi_fits_and_predicts(pretrained, splits, consistency):
+    model = VIMESemi(encoder_from=pretrained, consistency=consistency, max_epochs=4, batch_size=32, progress=False)
+    model.fit(splits.X_finetune, splits.y_finetune, splits.X_pretrain)
+    h = model.history_
+    assert list(h.columns) == ["epoch", "loss", "cross_entropy", "consistency", "val_loss", "val_accuracy"]
+    assert (h["consistency"] > 0).all()
+    assert np.allclose(h["loss"], h["cross_entropy"] + h["consistency"], rtol=1e-4)
+    proba = model.predict_proba(splits.X_test)
+    assert proba.shape == (100, len(model.classes_)) and np.allclose(proba.sum(1), 1)
+    assert set(model.predict(splits.X_test)) <= set(model.classes_)
+    assert model.score(splits.X_test, splits.y_test) > 1.5 / len(model.classes_)  # better than chance
+    # the encoder is frozen by default (as in the reference code)
+    assert torch.equal(model.model_.encoder.layers[0].weight, pretrained.encoder.layers[0].weight)
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(p_m=1.2), "p_m=1.2 is out of range"),
+    (dict(p_m=-0.5), "p_m=-0.5 is out of range"),
+    (dict(alpha=-1.0), "alpha=-1.0 is out of range"),
+    (dict(lr=0.0), "lr=0.0 is out of range"),
+    (dict(epochs=0), "epochs=0 is out of range"),
+    (dict(batch_size=1), "batch_size=1 is out of range"),
+    (dict(val_fraction=1.0), "val_fraction=1.0 is out of range"),
+    (dict(dropout=1.0), "dropout=1.0 is out of range"),
+    (dict(hidden="256"), "must be a sequence"),
+    (dict(seed=-1), "seed=-1 is out of range"),
+    (dict(device="gpu0"), "not a torch device"),
+])
+def test_vime_self_bad_hyperparameters(params, match):
+    with pytest.raises(OmicsInputError, match=match):
+        VIMESelf(**params, progress=False).fit(np.zeros((20, 5)))
+
+
+def test_too_few_samples_and_bad_X():
+    with pytest.raises(OmicsInputError, match="left for training"):
+        VIMESelf(progress=False, val_fraction=0.5).fit(np.zeros((2, 5)))
+    with pytest.raises(OmicsInputError, match="NaN"):
+        VIMESelf(progress=False).fit(np.full((20, 5), np.nan))
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(K=0), "K=0 is out of range"),
+    (dict(K=1), "needs K >= 2"),
+    (dict(beta=-1.0), "beta=-1.0 is out of range"),
+    (dict(consistency="kl"), "consistency='kl' is unknown"),
+    (dict(encoder_from="vime"), "encoder_from must be"),
+])
+def test_vime_semi_bad_hyperparameters(params, match):
+    X, y = np.zeros((20, 5)), np.arange(20) % 2
+    with pytest.raises(OmicsInputError, match=match):
+        VIMESemi(**params, progress=False).fit(X, y, X)
+
+
+def test_vime_semi_feature_mismatch(pretrained):
+    X, y = np.zeros((20, 5)), np.arange(20) % 2
+    with pytest.raises(OmicsInputError, match="X_unlabeled has 4 features"):
+        VIMESemi(progress=False).fit(X, y, X[:, :4])
+    with pytest.raises(OmicsInputError, match="encoder expects 300 features"):
+        VIMESemi(encoder_from=pretrained, progress=False).fit(X, y, X)
