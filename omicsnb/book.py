@@ -23,8 +23,14 @@ import pandas as pd
 from omicsnb.errors import OmicsInputError
 
 
-def glue(key: str, value, display: bool = False):
-    """Glue ``value`` under ``key`` for the rendered book (myst-nb), or just display it when myst-nb is absent."""
+def glue(key: str, value, display: bool = False) -> None:
+    """Glue ``value`` under ``key`` for the rendered book (myst-nb), or just display it when myst-nb is absent.
+
+    NumPy scalars are glued as plain Python numbers, whose text form myst-nb can format (``{glue:text}`key:.1f```).
+    Returns nothing, so that a glue call ending a cell does not echo its value.
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
     try:
         from myst_nb import glue as _glue
     except ImportError:  # pragma: no cover - Colab without myst-nb
@@ -32,9 +38,8 @@ def glue(key: str, value, display: bool = False):
             from IPython.display import display as _display
 
             _display(value)
-        return value
+        return
     _glue(key, value, display=display)
-    return value
 
 
 def _jsonable(value):
@@ -50,17 +55,18 @@ def _jsonable(value):
     return value if isinstance(value, (int, str, bool)) else str(value)
 
 
-def record(name: str, table: pd.DataFrame | dict, *, show: bool = True) -> pd.DataFrame:
-    """Record a tidy table of headline numbers under ``name`` and return it (displayed by default).
+def record(name: str, table: pd.DataFrame | dict, *, show: bool = True) -> None:
+    """Record a tidy table of headline numbers under ``name`` (and display it by default).
 
     Under ``omicsnb run`` the runner sets ``OMICSNB_RESULTS_DIR``; the table is then added to
     ``<dir>/<notebook>.json`` as a list of records. Elsewhere (a reader's Jupyter, nbval) nothing is written.
+    Returns nothing, so that the table is shown once even when the call ends a cell.
     """
     if not name or not name.replace("_", "").isalnum():
         raise OmicsInputError(f"result name {name!r} must be letters, digits and underscores; e.g. 'test_accuracy'")
-    frame = pd.DataFrame([table]) if isinstance(table, dict) else table.reset_index(drop=True)
-    if not isinstance(frame, pd.DataFrame):
+    if not isinstance(table, (pd.DataFrame, dict)):
         raise OmicsInputError(f"record() takes a DataFrame or a dict, not {type(table).__name__}")
+    frame = pd.DataFrame([table]) if isinstance(table, dict) else table.reset_index(drop=True)
     folder, notebook = os.environ.get("OMICSNB_RESULTS_DIR"), os.environ.get("OMICSNB_NOTEBOOK")
     if folder and notebook:
         path = Path(folder) / f"{notebook}.json"
@@ -72,7 +78,6 @@ def record(name: str, table: pd.DataFrame | dict, *, show: bool = True) -> pd.Da
         from IPython.display import display
 
         display(frame)
-    return frame
 
 
 def show_source(obj) -> None:

@@ -23,7 +23,7 @@ from sklearn.metrics import (
     f1_score,
     normalized_mutual_info_score,
 )
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.errors import OmicsInputError, check_range
 
@@ -34,12 +34,13 @@ SWEEP_COLUMNS = ["model", "fraction", "n_train", "repeat", "seed", "accuracy", "
 # ---------------------------------------------------------------------------------------------------------------------
 # Input checks shared by the estimators and the evaluation helpers
 # ---------------------------------------------------------------------------------------------------------------------
-def as_feature_matrix(X, *, name: str = "X", dtype=np.float32) -> np.ndarray:
+def as_feature_matrix(X, *, name: str = "X", dtype=np.float32, n_features: int | None = None,
+                      fitted: str = "fitted") -> np.ndarray:
     """Return ``X`` (ndarray or DataFrame, samples x features) as a finite 2-D float array, or raise.
 
     Integers are accepted (they are converted exactly enough for float32); booleans, strings, objects, missing and
-    infinite values are rejected with :class:`~omicsnb.errors.OmicsInputError`. Introduced in chapter 2,
-    *Supervised baseline*.
+    infinite values are rejected with :class:`~omicsnb.errors.OmicsInputError`. With ``n_features`` (what a model was
+    ``fitted`` on) a different number of columns is rejected too. Introduced in chapter 2, *Supervised baseline*.
     """
     if scipy.sparse.issparse(X):
         raise OmicsInputError(f"{name} is a sparse matrix (not supported); pass a dense array ({name}.toarray())")
@@ -67,6 +68,11 @@ def as_feature_matrix(X, *, name: str = "X", dtype=np.float32) -> np.ndarray:
         raise OmicsInputError(
             f"{name} contains {n_bad} NaN or infinite values (after conversion to {np.dtype(dtype).name}); "
             "impute or drop them first"
+        )
+    if n_features is not None and array.shape[1] != n_features:
+        raise OmicsInputError(
+            f"{name} has {array.shape[1]} features but the model was {fitted} on {n_features}; "
+            "pass the same features (genes) used in fit"
         )
     return array
 
@@ -221,7 +227,7 @@ def summarise_sweep(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """Mean and standard deviation of ``metric`` over repeats, per model and fraction.
 
     ``sd`` is the sample standard deviation (``ddof=1``; NaN when a cell has a single repeat) and ``n_train`` the
-    mean subset size over repeats. Introduced in chapter 2, *Supervised baseline*.
+    mean subset size over repeats (an integer when every repeat had the same size). Introduced in chapter 2, *Supervised baseline*.
 
     Returns
     -------
@@ -238,6 +244,8 @@ def summarise_sweep(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     out = grouped.agg(
         n_train=("n_train", "mean"), mean=(metric, "mean"), sd=(metric, "std"), n=(metric, "size")
     ).reset_index()
+    if (grouped["n_train"].nunique() == 1).all():  # nested stratified subsets: one size per fraction
+        out["n_train"] = out["n_train"].astype(int)
     return out
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.errors import OmicsInputError
 from omicsnb.evaluation import check_float, check_int

@@ -20,14 +20,6 @@ FAST = dict(hidden=(32, 16), max_epochs=60, patience=10, batch_size=32, progress
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These networks are tiny: one thread is as fast, and immune to slow-downs when other processes share the CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 def blobs(n_per_class=60, n_features=20, n_classes=3, shift=3.0, seed=0):
     """Gaussian classes whose means differ by ``shift`` standard deviations along their own feature."""
     rng = np.random.default_rng(seed)

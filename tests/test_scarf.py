@@ -14,14 +14,6 @@ from omicsnb.models.scarf import SCARF, nt_xent
 FAST = dict(epochs=6, batch_size=64, lr=1e-3, progress=False)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Small networks run fastest on one thread; two threads on a busy 2-core machine can be 10x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.fixture(scope="module")
 def splits():

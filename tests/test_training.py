@@ -22,14 +22,6 @@ from omicsnb.training import (
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These networks are tiny: one thread is as fast, and immune to slow-downs when other processes share the CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 def toy_problem(n=120, p=6, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, p)).astype(np.float32)

@@ -111,7 +111,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.data import genesets
 from omicsnb.data._programmes import (

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.impute import KNNImputer as _SklearnKNN
 from sklearn.utils.extmath import randomized_svd
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.errors import OmicsInputError
 from omicsnb.evaluation import check_float, check_int

@@ -23,7 +23,7 @@ import pandas as pd
 import scipy.sparse
 from lifelines.utils import concordance_index as _lifelines_cindex
 from scipy import stats
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.errors import OmicsInputError
 from omicsnb.evaluation import check_float, check_int

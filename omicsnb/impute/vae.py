@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.data.preprocess import fit_standardizer
 from omicsnb.errors import OmicsInputError

@@ -220,12 +220,7 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _features(self, X) -> torch.Tensor:
         """Validate prediction-time features against what ``fit`` saw; return a tensor on the model's device."""
         check_is_fitted(self, "model_")
-        features = as_feature_matrix(X)
-        if features.shape[1] != self.n_features_in_:
-            raise OmicsInputError(
-                f"X has {features.shape[1]} features but the model was fitted on {self.n_features_in_}; "
-                "pass the same features (genes) used in fit"
-            )
+        features = as_feature_matrix(X, n_features=self.n_features_in_)
         names = getattr(self, "feature_names_in_", None)
         if names is not None and isinstance(X, pd.DataFrame) and list(X.columns) != list(names):
             raise OmicsInputError(

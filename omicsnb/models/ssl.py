@@ -22,7 +22,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.errors import OmicsInputError
 from omicsnb.evaluation import as_feature_matrix, check_float, check_int
@@ -188,12 +188,7 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """Encoder embeddings of ``X`` in evaluation mode, shape (samples, encoder.out_dim)."""
         check_is_fitted(self, "encoder_")
-        features = as_feature_matrix(X)
-        if features.shape[1] != self.n_features_in_:
-            raise OmicsInputError(
-                f"X has {features.shape[1]} features but the model was pretrained on {self.n_features_in_}; "
-                "pass the same features (genes) used in fit"
-            )
+        features = as_feature_matrix(X, n_features=self.n_features_in_, fitted="pretrained")
         device = next(self.encoder_.parameters()).device
         return forward_in_batches(self.encoder_, torch.as_tensor(features, device=device)).cpu().numpy()
 

@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.errors import OmicsInputError
 from omicsnb.evaluation import as_feature_matrix, as_label_vector, check_float, check_int
@@ -262,12 +262,7 @@ class VIMESemi(ClassifierMixin, BaseEstimator):
 
     def _features(self, X) -> torch.Tensor:
         check_is_fitted(self, "model_")
-        features = as_feature_matrix(X)
-        if features.shape[1] != self.n_features_in_:
-            raise OmicsInputError(
-                f"X has {features.shape[1]} features but the model was fitted on {self.n_features_in_}; "
-                "pass the same features (genes) used in fit"
-            )
+        features = as_feature_matrix(X, n_features=self.n_features_in_)
         return torch.as_tensor(features, device=next(self.model_.parameters()).device)
 
     def _check_params(self) -> torch.device:
