@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(func=_cmd_build)
 
     bench = sub.add_parser("bench", help="measure speed and memory targets side by side")
-    bench.add_argument("target", nargs="?", default="all", help="simulator | notebooks | all")
+    bench.add_argument("target", nargs="?", default="all", help="simulator | notebooks | maketest | pretraining | imputation | cox | all (= simulator + notebooks)")
     bench.add_argument("--profile", default="quick", help="profile for the notebooks benchmark (default: quick)")
     bench.set_defaults(func=_cmd_bench)
     return parser

@@ -169,3 +169,8 @@ def test_source_notebooks_are_stripped_and_described():
         for cell in nb.cells:
             if cell.cell_type == "code":
                 assert not cell.outputs and cell.execution_count is None, f"{spec.name} has stored outputs"
+
+
+def test_bench_rejects_unknown_target(capsys):
+    assert cli.main(["bench", "simulatr"]) == 2
+    assert "unknown benchmark 'simulatr'" in capsys.readouterr().err
