@@ -19,7 +19,6 @@ from omicsnb.training import torch_seed
 FAST = dict(hidden=(32, 16), max_epochs=60, patience=10, batch_size=32, progress=False)
 
 
-
 def blobs(n_per_class=60, n_features=20, n_classes=3, shift=3.0, seed=0):
     """Gaussian classes whose means differ by ``shift`` standard deviations along their own feature."""
     rng = np.random.default_rng(seed)

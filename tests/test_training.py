@@ -21,7 +21,6 @@ from omicsnb.training import (
 )
 
 
-
 def toy_problem(n=120, p=6, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, p)).astype(np.float32)

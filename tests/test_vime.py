@@ -4,19 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from omicsnb.data.datasets import load_or_simulate, prepare_classification
 from omicsnb.errors import OmicsInputError
 from omicsnb.models.mlp import Encoder, MLPClassifier
 from omicsnb.models.vime import VIMESelf, VIMESemi, vime_corrupt
 
 FAST = dict(epochs=6, batch_size=64, lr=1e-3, progress=False)
-
-
-
-@pytest.fixture(scope="module")
-def splits():
-    source = load_or_simulate(n_samples=400, n_genes=2000, n_programmes=12, progress=False)
-    return prepare_classification(source, n_finetune=100, n_test=100, n_hvg=300)
 
 
 @pytest.fixture(scope="module")
