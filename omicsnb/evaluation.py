@@ -3,6 +3,8 @@
 Every representation in the book is judged the same way: how well a classifier trained on a *fraction* of the labels
 predicts held-out samples (:func:`label_fraction_sweep`, :func:`summarise_sweep`, :func:`area_under_label_curve`), and
 how well the unsupervised structure of an embedding matches the known classes (:func:`cluster_agreement`).
+The self-supervised chapters add the gap between two curves (:func:`aupc`), the labels a model needs to reach a
+target (:func:`labels_to_reach`) and the dimensional-collapse spectrum (:func:`embedding_spectrum`).
 Introduced in chapters 1, *Data and exploration*, and 2, *Supervised baseline*.
 """
 
@@ -279,6 +281,90 @@ def area_under_label_curve(summary: pd.DataFrame) -> pd.DataFrame:
             raise OmicsInputError(f"model {model!r} has repeated fractions; pass summarise_sweep output (one row each)")
         rows.append({"model": model, "area": float(np.trapezoid(m, f) / (f[-1] - f[0])), "n_fractions": len(f)})
     return pd.DataFrame(rows, columns=["model", "area", "n_fractions"])
+
+
+def _mean_curve(summary: pd.DataFrame, model: str) -> pd.Series:
+    """One model's mean metric indexed by fraction, from a :func:`summarise_sweep` frame."""
+    if not isinstance(summary, pd.DataFrame) or not {"model", "fraction", "mean"} <= set(summary.columns):
+        raise OmicsInputError("summary lacks columns model/fraction/mean; pass the output of summarise_sweep")
+    curve = summary[summary["model"] == model]
+    if curve.empty:
+        raise OmicsInputError(f"model {model!r} is not in the summary; pass one of {sorted(summary['model'].unique())}")
+    if curve["fraction"].duplicated().any():
+        raise OmicsInputError(f"model {model!r} has repeated fractions; pass summarise_sweep output (one row each)")
+    return curve.set_index("fraction")["mean"].sort_index()
+
+
+def aupc(summary: pd.DataFrame, model: str, baseline: str, *, low: float = 0.02, high: float = 0.3) -> float:
+    """Dradjat et al.'s eq. (3): the average gap between two label-fraction curves over fractions ``[low, high]``.
+
+    ::
+
+        AUPC(model, baseline) = 1 / (high - low) * integral_low^high (acc_model(p) - acc_baseline(p)) dp
+
+    computed with the trapezoid rule on the fractions both curves share in ``[low, high]`` (at least two, and the
+    range must start at ``low`` and end at ``high``, so the integral is not extrapolated). It is on the accuracy scale:
+    positive when ``model`` is better on average over the low-label range, 0.05 meaning five points better. The seed
+    restricts it to 0.02-0.3 (20 to 300 labelled examples there) because that is the size of most real cohorts.
+    Introduced in chapter *How much does pretraining help?*.
+    """
+    check_float("low", low, 0.0, 1.0, low_open=True)
+    check_float("high", high, 0.0, 1.0, low_open=True)
+    if high <= low:
+        raise OmicsInputError(f"high={high} must be larger than low={low}; e.g. low=0.02, high=0.3")
+    a, b = _mean_curve(summary, model), _mean_curve(summary, baseline)
+    grid = np.array(sorted(set(a.index) & set(b.index)), dtype=float)
+    grid = grid[(grid >= low - 1e-9) & (grid <= high + 1e-9)]
+    if len(grid) < 2 or not np.isclose(grid[0], low) or not np.isclose(grid[-1], high):
+        raise OmicsInputError(
+            f"the curves of {model!r} and {baseline!r} must share fractions {low:g} and {high:g} and at least two in "
+            f"between or at the ends (shared: {grid.tolist()}); sweep fractions that include {low:g} and {high:g}"
+        )
+    gap = a.reindex(grid).to_numpy(float) - b.reindex(grid).to_numpy(float)
+    return float(np.trapezoid(gap, grid) / (grid[-1] - grid[0]))
+
+
+def labels_to_reach(summary: pd.DataFrame, model: str, target: float) -> float:
+    """The fewest labelled examples (``n_train``) at which ``model``'s mean metric reaches ``target``; NaN if never.
+
+    Used for "labelled examples saved": with ``target`` the baseline's best mean accuracy, a pretrained model that
+    reaches it with ``n`` labels saves ``1 - n / n_baseline`` of the labels the baseline needed. Introduced in chapter
+    *How much does pretraining help?*.
+    """
+    if "n_train" not in getattr(summary, "columns", []):
+        raise OmicsInputError("summary lacks column n_train; pass the output of summarise_sweep")
+    curve = summary[summary["model"] == model].sort_values("n_train")
+    if curve.empty:
+        raise OmicsInputError(f"model {model!r} is not in the summary; pass one of {sorted(summary['model'].unique())}")
+    reached = curve[curve["mean"] >= target - 1e-12]
+    return float(reached["n_train"].iloc[0]) if len(reached) else float("nan")
+
+
+def embedding_spectrum(embedding) -> np.ndarray:
+    """Singular values of the embedding covariance, largest first: the dimensional-collapse diagnostic.
+
+    Following Jing et al. (2021), as used by Dradjat et al.: the covariance ``C = (Z - mean)^T (Z - mean) / N`` of the
+    embedding vectors ``Z`` (samples x dimensions) is decomposed by SVD; a representation that uses all its dimensions
+    has a flat spectrum, a collapsed one has singular values falling towards zero (plot them on a log scale).
+    Computed in float64. Introduced in chapter *Inside the representations*.
+    """
+    Z = as_feature_matrix(embedding, name="embedding", dtype=np.float64)
+    if len(Z) < 2:
+        raise OmicsInputError("embedding has fewer than 2 samples; a covariance needs at least 2")
+    centred = Z - Z.mean(axis=0)
+    return np.linalg.svd(centred.T @ centred / len(Z), compute_uv=False, hermitian=True)
+
+
+def collapsed_dimensions(singular_values, *, rel_tol: float = 1e-5) -> int:
+    """Number of singular values below ``rel_tol`` times the largest: dimensions the embedding has given up.
+
+    Introduced in chapter *Inside the representations*.
+    """
+    s = np.asarray(singular_values, dtype=float)
+    if s.ndim != 1 or s.size == 0 or not np.all(np.isfinite(s)) or (s < -1e-12).any():
+        raise OmicsInputError("singular_values must be a non-empty 1-D array of finite non-negative numbers")
+    check_float("rel_tol", rel_tol, 0.0, 1.0, low_open=True)
+    return int((s < rel_tol * s.max()).sum())
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -12,6 +12,10 @@ from sklearn.neighbors import NearestCentroid
 from omicsnb.errors import OmicsInputError
 from omicsnb.evaluation import (
     SWEEP_COLUMNS,
+    aupc,
+    collapsed_dimensions,
+    embedding_spectrum,
+    labels_to_reach,
     area_under_label_curve,
     as_feature_matrix,
     classification_metrics,
@@ -256,3 +260,68 @@ def test_explained_variance_curve_matches_sklearn():
 def test_explained_variance_curve_rejects_too_many_components():
     with pytest.raises(OmicsInputError, match="n_components=9 exceeds"):
         explained_variance_curve(np.random.default_rng(0).normal(size=(20, 8)), n_components=9)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# aupc, labels_to_reach and the collapse spectrum (the self-supervised chapters)
+# ----------------------------------------------------------------------------------------------------------------------
+def curves(fractions, **means):
+    return pd.DataFrame(
+        [{"model": m, "fraction": f, "n_train": int(round(f * 1000)), "mean": v}
+         for m, values in means.items() for f, v in zip(fractions, values)]
+    )
+
+
+def test_aupc_of_a_constant_gap_is_the_gap_and_is_antisymmetric():
+    f = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0]
+    base = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95]
+    summary = curves(f, base=base, pre=[b + 0.05 for b in base])
+    assert aupc(summary, "pre", "base") == pytest.approx(0.05)
+    assert aupc(summary, "base", "pre") == pytest.approx(-0.05)
+    assert aupc(summary, "base", "base") == 0.0
+
+
+def test_aupc_integrates_a_linear_gap_with_uneven_steps():
+    f = np.array([0.02, 0.03, 0.1, 0.3, 0.6])
+    gap = (f - 0.02) / 0.28 * 0.1  # 0 at 0.02, 0.1 at 0.3: mean gap over [0.02, 0.3] is 0.05
+    summary = curves(f, base=np.zeros(5), pre=gap)
+    assert aupc(summary, "pre", "base") == pytest.approx(0.05)
+    assert aupc(summary, "pre", "base", low=0.1, high=0.6) > 0.1  # another window uses other points
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"low": 0.05, "high": 0.3}, "must share fractions 0.05 and 0.3"),
+        ({"low": 0.3, "high": 0.1}, "high=0.1 must be larger than low=0.3"),
+        ({"low": 0.0}, "low=0.0 is out of range"),
+    ],
+)
+def test_aupc_refuses_ranges_it_cannot_integrate(kwargs, message):
+    summary = curves([0.02, 0.1, 0.3], a=[0.1, 0.2, 0.3], b=[0.1, 0.1, 0.1])
+    with pytest.raises(OmicsInputError, match=message):
+        aupc(summary, "a", "b", **kwargs)
+    with pytest.raises(OmicsInputError, match="model 'c' is not in the summary"):
+        aupc(summary, "c", "b")
+
+
+def test_labels_to_reach_finds_the_first_point_at_or_above_the_target():
+    summary = curves([0.02, 0.1, 0.3, 1.0], base=[0.5, 0.7, 0.8, 0.9], pre=[0.6, 0.9, 0.92, 0.93])
+    best = summary.loc[summary["model"] == "base", "mean"].max()
+    assert labels_to_reach(summary, "pre", best) == 100
+    assert labels_to_reach(summary, "base", best) == 1000
+    assert np.isnan(labels_to_reach(summary, "base", 0.95))
+
+
+def test_embedding_spectrum_counts_collapsed_dimensions():
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((500, 2)) @ rng.standard_normal((2, 6))  # rank 2 in 6 dimensions
+    s = embedding_spectrum(Z)
+    assert s.shape == (6,) and np.all(np.diff(s) <= 1e-12)
+    assert collapsed_dimensions(s) == 4
+    full = embedding_spectrum(rng.standard_normal((2000, 6)))
+    assert collapsed_dimensions(full) == 0 and full.max() / full.min() < 1.5
+    cov = np.cov(Z, rowvar=False, bias=True)
+    assert np.allclose(s, np.sort(np.linalg.eigvalsh(cov))[::-1], atol=1e-10)
+    with pytest.raises(OmicsInputError, match="fewer than 2 samples"):
+        embedding_spectrum(Z[:1])

@@ -14,7 +14,7 @@ from torch import nn
 
 from omicsnb.errors import OmicsInputError
 from omicsnb.models.mlp import MLP, Encoder, EncoderClassifier, MLPClassifier, stratified_validation_split
-from omicsnb.training import torch_seed
+from omicsnb.training import torch_seed, train_supervised
 
 FAST = dict(hidden=(32, 16), max_epochs=60, patience=10, batch_size=32, progress=False)
 
@@ -198,6 +198,23 @@ def test_frozen_encoder_is_unchanged_and_head_trains():
     # the caller's encoder is untouched: same weights, still trainable, not moved into the classifier
     assert state_equal(enc.state_dict(), original)
     assert all(p.requires_grad for p in enc.parameters()) and clf.model_.encoder is not enc
+
+
+def test_frozen_fit_on_precomputed_embeddings_matches_training_the_whole_network():
+    X, y = blobs(shift=3.0)
+    clf = MLPClassifier(encoder=make_encoder(), freeze_encoder=True, lr=1e-2, max_epochs=15, patience=5,
+                        progress=False).fit(X, y)
+    codes = np.searchsorted(clf.classes_, y)
+    with torch_seed(clf.seed):
+        slow = clf._build_module(20, 3)
+    train_idx, val_idx = stratified_validation_split(codes, clf.val_fraction, seed=clf.seed)
+    _, history = train_supervised(slow, X[train_idx].astype(np.float32), codes[train_idx],
+                                  X[val_idx].astype(np.float32), codes[val_idx], lr=1e-2, max_epochs=15, patience=5,
+                                  seed=clf.seed, progress=False)
+    assert len(history) == clf.n_epochs_
+    np.testing.assert_allclose(history["val_loss"], clf.history_["val_loss"], rtol=1e-4, atol=1e-6)
+    for name, value in slow.head.state_dict().items():
+        torch.testing.assert_close(value, clf.model_.head.state_dict()[name], rtol=1e-4, atol=1e-5)
 
 
 def test_unfrozen_encoder_is_fine_tuned_on_a_copy():

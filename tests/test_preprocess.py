@@ -286,12 +286,17 @@ def test_stratified_split_bad_labels():
 # ----------------------------------------------------------------------------------------------------------------------
 # label_fraction_subset
 # ----------------------------------------------------------------------------------------------------------------------
-def test_label_fraction_subset_keeps_every_class_even_at_one_percent():
+def test_label_fraction_subset_keeps_every_class_at_two_percent():
     labels = imbalanced_labels(1000, 19, seed=2)  # the smallest classes have ~2 samples
-    n_classes = len(set(labels))
-    subset = label_fraction_subset(labels, 0.01, seed=0)
+    subset = label_fraction_subset(labels, 0.02, seed=0)
     assert set(labels[subset]) == set(labels)
-    assert len(subset) == max(10, n_classes)
+    assert len(subset) == 20
+
+
+def test_label_fraction_too_small_to_keep_every_class_is_an_error():
+    labels = imbalanced_labels(1000, 19, seed=2)
+    with pytest.raises(OmicsInputError, match=r"fraction=0.01 of 1000 .* gives 10, too few .* 19 classes; use fraction >= 0.019"):
+        label_fraction_subset(labels, 0.01, seed=0)
     big = label_fraction_subset(labels, 0.5, seed=0)
     assert len(big) == 500 and set(labels[big]) == set(labels)
     expected = pd.Series(labels).value_counts() * 0.5
@@ -313,9 +318,11 @@ def test_label_fraction_subset_is_nested_deterministic_and_complete_at_one():
 
 def test_label_fraction_subset_min_per_class():
     labels = ["A"] * 50 + ["B"] * 50 + ["C"] * 5
-    subset = label_fraction_subset(labels, 0.05, seed=1, min_per_class=3)
+    subset = label_fraction_subset(labels, 0.1, seed=1, min_per_class=3)  # 11 samples, 3 of C although 10% is 0.5
     counts = pd.Series(np.asarray(labels)[subset]).value_counts()
-    assert (counts >= 3).all() and len(counts) == 3
+    assert len(subset) == 11 and (counts >= 3).all() and len(counts) == 3
+    with pytest.raises(OmicsInputError, match="too few to keep 3 of each of the 3 classes"):
+        label_fraction_subset(labels, 0.05, seed=1, min_per_class=3)
     unguarded = label_fraction_subset(labels, 0.02, seed=1, min_per_class=0)
     assert len(unguarded) == 2
 

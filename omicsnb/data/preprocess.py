@@ -418,10 +418,11 @@ def label_fraction_subset(labels, fraction: float, *, seed: int, min_per_class: 
     Method: each class is shuffled (by ``seed``) and its ``r``-th sample gets the position ``(r + u_c) / n_c`` on
     [0, 1), with a random offset ``u_c`` per class; all samples are sorted by position and the subset is the first
     ``round(fraction * n)`` of that order, after the first ``min_per_class`` samples of every class, which always
-    come first. So each class gets ``fraction * n_c`` samples to within one, no class is lost however small the
-    fraction, and **subsets are nested**: for one seed, the subset for a smaller fraction is contained in the subset
-    for a larger one (a sweep only ever adds labels). The size is ``max(round(fraction * n), n_classes *
-    min_per_class)``; ``fraction=1`` returns every sample.
+    come first. So each class gets ``fraction * n_c`` samples to within one, no class is lost, and **subsets are
+    nested**: for one seed, the subset for a smaller fraction is contained in the subset for a larger one (a sweep
+    only ever adds labels). The size is ``round(fraction * n)``; ``fraction=1`` returns every sample. A fraction so
+    small that ``round(fraction * n)`` cannot hold ``min_per_class`` samples of every class is an error rather than
+    being silently enlarged (the curve would otherwise plot a point at the wrong x).
 
     Parameters
     ----------
@@ -453,6 +454,13 @@ def label_fraction_subset(labels, fraction: float, *, seed: int, min_per_class: 
             f"class {classes[small]!r} has {class_sizes[small]} sample(s), fewer than min_per_class={min_per_class}; "
             "lower min_per_class or merge rare classes"
         )
+    size = int(np.floor(fraction * len(y) + 0.5))
+    needed = len(classes) * int(min_per_class)
+    if size < needed:
+        raise OmicsInputError(
+            f"fraction={float(fraction):g} of {len(y)} labelled samples gives {size}, too few to keep {min_per_class} "
+            f"of each of the {len(classes)} classes; use fraction >= {needed / len(y):.3g} or a larger labelled pool"
+        )
     rng = np.random.default_rng(seed)
     rank = np.empty(len(y), dtype=np.int64)
     for c in range(len(classes)):
@@ -462,5 +470,4 @@ def label_fraction_subset(labels, fraction: float, *, seed: int, min_per_class: 
     position = (rank + offset[codes]) / class_sizes[codes]
     position[rank < min_per_class] -= 1.0  # the guaranteed samples come first, in the same within-class order
     order = np.lexsort((rng.random(len(y)), position))
-    size = max(int(np.floor(fraction * len(y) + 0.5)), int((rank < min_per_class).sum()))
     return np.sort(order[:size])

@@ -172,11 +172,18 @@ class MLPClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             )
         with torch_seed(self.seed):
             module = self._build_module(features.shape[1], len(encoder.classes_)).to(device)
+        trained, inputs = module, features
+        if self.freeze_encoder:
+            # A frozen encoder (evaluation mode, no gradients) is a fixed function, so embedding every sample once and
+            # training the head on the embeddings gives the same result as passing each batch through it, far faster.
+            trained = module.head
+            inputs = forward_in_batches(module.encoder, torch.as_tensor(features, device=device)).cpu().numpy()
         _, history = train_supervised(
-            module, features[train_idx], codes[train_idx], features[val_idx], codes[val_idx],
+            trained, inputs[train_idx], codes[train_idx], inputs[val_idx], codes[val_idx],
             lr=self.lr, weight_decay=self.weight_decay, batch_size=self.batch_size, max_epochs=self.max_epochs,
             patience=self.patience, seed=self.seed, progress=self.progress,
         )
+        module.eval()
         self.classes_ = encoder.classes_
         self.n_features_in_ = features.shape[1]
         if isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns):

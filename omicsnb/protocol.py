@@ -1,0 +1,102 @@
+"""The pretrain-then-fine-tune protocol of Dradjat et al., shared by the self-supervised chapters.
+
+One experiment = pretrain an encoder with each method on the unlabelled split (:func:`pretrain`), then fine-tune a
+copy of it on growing fractions of the labelled pool, with the encoder frozen or unfrozen, next to the same
+architecture trained from random weights (:func:`finetune_sweep`). Every chapter from *How much does pretraining
+help?* on runs this, varying one thing at a time (the architecture, the pretraining set, the cohort).
+Introduced in chapter *How much does pretraining help?*.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import pandas as pd
+from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
+
+from omicsnb.errors import OmicsInputError
+from omicsnb.evaluation import label_fraction_sweep
+from omicsnb.models.byol import BYOL
+from omicsnb.models.mlp import MLPClassifier
+from omicsnb.models.scarf import SCARF
+from omicsnb.models.ssl import SSLPretrainer
+from omicsnb.models.vime import VIMESelf
+
+METHODS: dict[str, type[SSLPretrainer]] = {"VIME": VIMESelf, "SCARF": SCARF, "BYOL": BYOL}
+MODES = ("unfrozen", "frozen")
+BASELINE = "baseline"
+
+
+def make_pretrainer(method: str, **params) -> SSLPretrainer:
+    """An unfitted pretrainer by name (``"VIME"``, ``"SCARF"`` or ``"BYOL"``) with the given hyperparameters.
+
+    Introduced in chapter *How much does pretraining help?*.
+    """
+    if method not in METHODS:
+        raise OmicsInputError(f"unknown method {method!r}; pass one of {', '.join(METHODS)}")
+    try:
+        return METHODS[method](**params)
+    except TypeError as err:
+        raise OmicsInputError(f"{method}: {err}; see help(omicsnb.protocol.METHODS[{method!r}])") from err
+
+
+def pretrain(methods: Sequence[str], X_unlabeled, *, shared: Mapping | None = None,
+             per_method: Mapping[str, Mapping] | None = None, seed: int = 0,
+             progress: bool = True) -> dict[str, SSLPretrainer]:
+    """Fit one pretrainer per method on ``X_unlabeled``; returns ``{method: fitted model}``.
+
+    ``shared`` holds the settings every method gets (encoder ``hidden``, ``epochs``, ``batch_size`` ...),
+    ``per_method`` the method-specific ones (``{"SCARF": {"corruption_rate": 0.3}}``), which win over ``shared``.
+    Introduced in chapter *How much does pretraining help?*.
+    """
+    shared, per_method = dict(shared or {}), dict(per_method or {})
+    unknown = set(per_method) - set(methods)
+    if unknown:
+        raise OmicsInputError(f"per_method names {sorted(unknown)}, which are not in methods={list(methods)}")
+    fitted = {}
+    for method in tqdm(list(methods), desc="pretraining", unit="method", disable=not progress):
+        params = {"seed": seed, "progress": progress, **shared, **per_method.get(method, {})}
+        fitted[method] = make_pretrainer(method, **params).fit(X_unlabeled)
+    return fitted
+
+
+def finetune_sweep(pretrained: Mapping[str, SSLPretrainer], X_finetune, y_finetune, X_test, y_test, *,
+                   hidden: Sequence[int], dropout: float, modes: Sequence[str] = MODES, baseline: bool = True,
+                   fractions: Sequence[float], repeats: int = 5, seed: int = 0, finetune: Mapping | None = None,
+                   progress: bool = True) -> pd.DataFrame:
+    """Label-fraction sweeps of every pretrained encoder in every mode, plus the non-pretrained baseline.
+
+    The baseline is the same architecture (``hidden``, ``dropout``, batch norm) trained from random weights, as in
+    the seed. ``finetune`` holds the :class:`~omicsnb.models.mlp.MLPClassifier` settings (lr, batch_size,
+    max_epochs, patience, val_fraction) used by every model. Runs share their labelled subsets across models (see
+    :func:`~omicsnb.evaluation.label_fraction_sweep`), so curves compare pairwise.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The sweep rows with ``model`` = ``"<method> (<mode>)"`` or ``"baseline"``, plus columns ``method`` and
+        ``mode`` (``"scratch"`` for the baseline).
+    Introduced in chapter *How much does pretraining help?*.
+    """
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise OmicsInputError(f"unknown mode(s) {bad}; pass a subset of {MODES}")
+    finetune = dict(finetune or {})
+    runs = []
+    if baseline:
+        def make_baseline(model_seed):
+            return MLPClassifier(hidden=tuple(hidden), dropout=dropout, batch_norm=True, seed=model_seed,
+                                 progress=False, **finetune)
+        runs.append((BASELINE, BASELINE, "scratch", make_baseline))
+    for method, model in pretrained.items():
+        for mode in modes:
+            def make(model_seed, encoder=model.encoder, frozen=(mode == "frozen")):
+                return MLPClassifier(encoder=encoder, freeze_encoder=frozen, seed=model_seed, progress=False,
+                                     **finetune)
+            runs.append((f"{method} ({mode})", method, mode, make))
+    frames = []
+    for name, method, mode, make in runs:
+        frame = label_fraction_sweep(make, X_finetune, y_finetune, X_test, y_test, fractions=fractions,
+                                     repeats=repeats, seed=seed, name=name, progress=progress)
+        frames.append(frame.assign(method=method, mode=mode))
+    return pd.concat(frames, ignore_index=True)
