@@ -487,3 +487,14 @@ def test_load_archs4_errors(tmp_path, archs4_file):
     not_hdf5.write_text("hello")
     with pytest.raises(OmicsInputError, match="not a readable HDF5 file"):
         load_archs4(not_hdf5)
+
+
+def test_load_gse7390_shapes_grade_and_survival():
+    from omicsnb.data.loaders import load_gse7390
+
+    data = load_gse7390()
+    assert data.X.shape == (198, 76) and data.X.index[0] == "patient_000" and np.isfinite(data.X.to_numpy()).all()
+    assert data.y.name == "grade" and str(data.y.dtype) == "Int64"
+    assert data.y.value_counts().to_dict() == {2: 83, 3: 83, 1: 30} and data.y.isna().sum() == 2
+    assert set(data.meta["er"]) == {"positive", "negative"} and data.meta["event"].dtype == bool
+    assert (data.meta["time"] > 0).all() and int(data.meta["event"].sum()) == 51

@@ -12,7 +12,7 @@ from omicsnb.data.datasets import (
 )
 from omicsnb.data.genes import MappingReport, map_gene_ids, strip_version
 from omicsnb.data.genesets import filter_gene_sets, gene_set_coverage, gene_sets_to_membership, read_gmt, write_gmt
-from omicsnb.data.loaders import ExpressionData, load_archs4, load_expression, load_xena
+from omicsnb.data.loaders import ExpressionData, load_archs4, load_expression, load_gse7390, load_xena
 from omicsnb.data.preprocess import (
     cpm,
     fit_standardizer,
@@ -27,7 +27,7 @@ from omicsnb.data.simulate import Cohort, simulate_cohort
 __all__ = [
     "ClassificationSplits", "Cohort", "DataSource", "ExpressionData", "MappingReport", "class_signal_by_symbol", "cpm",
     "filter_gene_sets", "fit_standardizer", "gene_set_coverage", "gene_sets_to_membership", "label_fraction_subset",
-    "load_archs4", "load_expression", "load_or_simulate", "load_xena", "log_transform", "map_gene_ids",
+    "load_archs4", "load_expression", "load_gse7390", "load_or_simulate", "load_xena", "log_transform", "map_gene_ids",
     "prepare_classification", "read_gmt", "select_variable_genes", "simulate_cohort", "standardize",
     "stratified_split", "strip_version", "write_gmt",
 ]

@@ -2,7 +2,8 @@
 
 :func:`load_expression` reads any CSV / TSV / TXT (optionally gzipped), parquet or AnnData ``.h5ad`` matrix with an
 optional label column; :func:`load_xena` and :func:`load_archs4` are recipes for the two public resources the book
-points readers to (UCSC Xena / TCGA pan-cancer and ARCHS4). Every loader returns samples as rows and genes as columns,
+points readers to (UCSC Xena / TCGA pan-cancer and ARCHS4); :func:`load_gse7390` is the small real breast-cancer
+cohort that ships with scikit-survival. Every loader returns samples as rows and genes as columns,
 and refuses bad input with a one-line :class:`~omicsnb.errors.OmicsInputError` that says what to fix.
 
 Introduced in chapter 1, *Data and exploration*.
@@ -27,7 +28,7 @@ from tqdm import tqdm  # text bars: work in terminals and notebooks without ipyw
 from omicsnb.data.preprocess import _check_values, _numeric_values
 from omicsnb.errors import OmicsInputError
 
-__all__ = ["ExpressionData", "SampleAlignment", "load_expression", "load_xena", "load_archs4"]
+__all__ = ["ExpressionData", "SampleAlignment", "load_expression", "load_xena", "load_archs4", "load_gse7390"]
 
 logger = logging.getLogger(__name__)
 
@@ -772,3 +773,38 @@ def load_archs4(
     samples_table = pd.DataFrame({name: fields[name] for name in fields}, index=index)
     return _finish(X, samples_table, label_column=label_field, metadata_columns=wanted, source=path.name,
                    allow_nan=False)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# GSE7390 (shipped with scikit-survival)
+# ----------------------------------------------------------------------------------------------------------------------
+_GSE7390_GRADE = {"well differentiated": 1, "intermediate": 2, "poorly differentiated": 3}
+
+
+def load_gse7390() -> ExpressionData:
+    """The GSE7390 breast-cancer cohort (Desmedt et al. 2007) as scikit-survival ships it: 198 patients x 76 probes.
+
+    No download: the data come from :func:`sksurv.datasets.load_breast_cancer`. ``X`` holds the 76 Affymetrix probe
+    intensities as shipped (a log2-like scale, about 0.5 to 14.4; column names as in scikit-survival, e.g.
+    ``X200726_at``); the index is ``patient_000`` ... ``patient_197``. ``y`` is the histological grade as an ordinal
+    nullable integer (1 = well, 2 = intermediate, 3 = poorly differentiated; the 2 patients recorded as unknown are
+    ``<NA>``). ``meta`` has ``age`` (years), ``size`` (tumour size, cm), ``er`` (``"positive"``/``"negative"``),
+    ``grade`` (as ``y``), ``time`` (distant-metastasis-free survival, days) and ``event`` (bool, metastasis observed).
+
+    Introduced in the imputation chapter (Qiu et al., VAE imputation), as its real-data check.
+    """
+    from sksurv.datasets import load_breast_cancer  # a dependency; imported here to keep `import omicsnb` light
+
+    table, outcome = load_breast_cancer()
+    index = pd.Index([f"patient_{i:03d}" for i in range(len(table))], name="sample_id")
+    clinical = ["age", "er", "grade", "size"]
+    X = table.drop(columns=clinical).astype(np.float64).set_axis(index, axis=0)
+    grade = pd.Series(table["grade"].astype(str).map(_GSE7390_GRADE).to_numpy(), index=index).astype("Int64")
+    grade.name = "grade"
+    names = outcome.dtype.names  # ("e.tdm", "t.tdm"): event indicator and time
+    meta = pd.DataFrame({"age": table["age"].to_numpy(dtype=np.float64),
+                         "size": table["size"].to_numpy(dtype=np.float64),
+                         "er": table["er"].astype(str).to_numpy(), "grade": grade,
+                         "time": outcome[names[1]].astype(np.float64), "event": outcome[names[0]].astype(bool)},
+                        index=index)
+    return ExpressionData(X=X, y=grade, meta=meta, source="GSE7390 (scikit-survival load_breast_cancer)")
