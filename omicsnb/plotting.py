@@ -232,6 +232,28 @@ def plot_training_history(history: pd.DataFrame, title: str = "Training history"
     return fig
 
 
+def plot_pretraining_history(histories: Mapping[str, pd.DataFrame], title: str = "Pretraining loss per epoch",
+                             ylabel: str = "pretext loss (method units, per sample)") -> Figure:
+    """One panel per method: training and validation pretext loss against epoch (``SSLPretrainer.history_``).
+
+    The methods' losses are on different scales (VIME: BCE + alpha * MSE; SCARF: NT-Xent; BYOL: 2 - 2 cos), so each
+    gets its own y axis. Introduced in chapter *How much does pretraining help?*.
+    """
+    if not histories or not all(isinstance(h, pd.DataFrame) and {"epoch", "loss", "val_loss"} <= set(h.columns)
+                                and not h.empty for h in histories.values()):
+        raise OmicsInputError("histories must map names to non-empty SSLPretrainer.history_ frames (epoch/loss/val_loss)")
+    fig, axes = plt.subplots(1, len(histories), figsize=(3.6 * len(histories) + 0.6, 3.4), constrained_layout=True,
+                             squeeze=False)
+    for ax, (name, history) in zip(axes[0], histories.items()):
+        ax.plot(history["epoch"], history["loss"], color=BOOK_PALETTE[0], label="training")
+        if history["val_loss"].notna().any():
+            ax.plot(history["epoch"], history["val_loss"], color=BOOK_PALETTE[1], label="validation")
+        ax.set(title=str(name), xlabel="epoch", ylabel=ylabel)
+    axes[0][0].legend(frameon=False)
+    fig.suptitle(title)
+    return fig
+
+
 def check_figure(fig: Figure) -> Figure:
     """Raise :class:`~omicsnb.errors.OmicsInputError` if a visible axes lacks a title, an x label or a y label.
 

@@ -23,6 +23,7 @@ from omicsnb.plotting import (  # noqa: E402
     plot_embedding,
     plot_explained_variance,
     plot_label_curves,
+    plot_pretraining_history,
     plot_training_history,
     use_style,
 )
@@ -136,6 +137,16 @@ def test_plot_training_history():
     assert "kept epoch (2)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     with pytest.raises(OmicsInputError, match="history must be"):
         plot_training_history(history.iloc[:0])
+
+
+def test_plot_pretraining_history_has_one_labelled_panel_per_method():
+    h = pd.DataFrame({"epoch": [1, 2, 3], "loss": [3.0, 2.0, 1.5], "val_loss": [3.1, 2.2, 1.9]})
+    fig = plot_pretraining_history({"VIME": h, "SCARF": h.assign(val_loss=np.nan)})
+    check_figure(fig)
+    assert [ax.get_title() for ax in fig.axes] == ["VIME", "SCARF"]
+    assert len(fig.axes[0].get_lines()) == 2 and len(fig.axes[1].get_lines()) == 1  # no validation curve of NaNs
+    with pytest.raises(OmicsInputError, match="histories must map names"):
+        plot_pretraining_history({"VIME": h.drop(columns="val_loss")})
 
 
 def test_check_figure_rejects_unlabelled_axes():
