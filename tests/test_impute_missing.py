@@ -45,6 +45,14 @@ def test_mnar_low_global_quantile(q):
     assert X[mask].max() <= threshold  # only the globally lowest values are masked
 
 
+def test_mnar_low_breaks_ties_at_random():
+    tied = np.zeros((100, 10))  # every value ties: the eligible set must not be the first rows
+    tied[:, 5:] = 1.0
+    mask = simulate_missing(tied, "mnar_low", quantile=0.1, within=1.0, seed=4)
+    assert mask.sum() == 100 and not mask[:, 5:].any()
+    assert mask.any(axis=1).sum() > 50  # spread over the samples, not rows 0-19
+
+
 def test_meth_coverage_masks_low_coverage_entries():
     cov = RNG.poisson(7, size=X.shape)
     mask = simulate_missing(X, "meth_coverage", coverage=cov, seed=5)

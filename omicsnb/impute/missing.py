@@ -24,7 +24,9 @@ Notes on reading the paper
   lowest 10% quantile, and then randomly mask half of these values", and the reference code
   (``create_missing.R``) takes the 10th percentile of the whole matrix. A global quantile is what models the
   motivating mechanism (low sequencing depth loses *lowly expressed genes*): low-expression genes lose many values,
-  highly expressed genes none. "The lowest ``quantile``" is taken by rank, so ties never change the count.
+  highly expressed genes none. "The lowest ``quantile``" is taken by rank, so ties never change the count;
+  ties at the cut (many equal zero-count values) are broken at random with the seed, so that no sample or gene is
+  favoured by its position in the matrix.
 * ``"meth_coverage"``: the text says entries with fewer than six reads "are treated as missing"; Table 1 and
   Figure 3c say "50% random missing" among them. The default (``within=1.0``) follows the text; pass ``within=0.5``
   for the table's version.
@@ -170,7 +172,7 @@ def simulate_missing(X, scenario: str, *, rate: float | None = None, quantile: f
         if not np.isfinite(flat).all():
             raise OmicsInputError("X has missing or infinite values; mnar_low ranks the complete matrix, pass it")
         m = int(round(quantile * flat.size))
-        eligible = np.argsort(flat, kind="stable")[:m]
+        eligible = np.lexsort((rng.random(flat.size), flat))[:m]  # ties (e.g. zero counts) broken at random
         _choose(rng, eligible, within, mask)
     else:  # meth_coverage
         check_int("min_coverage", min_coverage, 1)
