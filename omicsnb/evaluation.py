@@ -355,6 +355,23 @@ def embedding_spectrum(embedding) -> np.ndarray:
     return np.linalg.svd(centred.T @ centred / len(Z), compute_uv=False, hermitian=True)
 
 
+def normalised_spread(embedding) -> float:
+    """Standard deviation across samples of the L2-normalised embedding, averaged over dimensions: a collapse check.
+
+    Each row of ``Z`` (samples x k) is scaled to unit length, and the per-dimension standard deviations across
+    samples are averaged. A *complete* collapse (every sample mapped to the same direction) gives 0; unit vectors
+    spread evenly over the sphere give about ``1 / sqrt(k)`` (Chen & He's SimSiam diagnostic), so the ratio to
+    ``1 / sqrt(k)`` reads as "how far from collapse". Complements :func:`embedding_spectrum`, which detects a collapse
+    onto a few dimensions. Introduced in chapter *Contrastive and bootstrap pretraining: SCARF and BYOL*.
+    """
+    Z = as_feature_matrix(embedding, name="embedding", dtype=np.float64)
+    if len(Z) < 2:
+        raise OmicsInputError("embedding has fewer than 2 samples; a spread needs at least 2")
+    norms = np.linalg.norm(Z, axis=1, keepdims=True)
+    unit = Z / np.where(norms > 0, norms, 1.0)
+    return float(unit.std(axis=0).mean())
+
+
 def collapsed_dimensions(singular_values, *, rel_tol: float = 1e-5) -> int:
     """Number of singular values below ``rel_tol`` times the largest: dimensions the embedding has given up.
 
@@ -365,6 +382,24 @@ def collapsed_dimensions(singular_values, *, rel_tol: float = 1e-5) -> int:
         raise OmicsInputError("singular_values must be a non-empty 1-D array of finite non-negative numbers")
     check_float("rel_tol", rel_tol, 0.0, 1.0, low_open=True)
     return int((s < rel_tol * s.max()).sum())
+
+
+def effective_rank(spectrum) -> float:
+    """Effective rank of an embedding from its covariance spectrum (the output of :func:`embedding_spectrum`).
+
+    ``exp(H(p))`` with ``p_i = s_i / sum(s)`` and ``s_i`` the singular values of the centred embedding, i.e. the square
+    roots of the covariance spectrum (Roy and Vetterli, 2007; RankMe). It is a continuous count of used dimensions:
+    ``k`` equal singular values and zeros elsewhere give exactly ``k``; a spectrum that decays smoothly gives a number
+    well below the width even when no singular value is exactly zero, which :func:`collapsed_dimensions` would miss.
+    Introduced in chapter *Inside the representations*.
+    """
+    lam = np.asarray(spectrum, dtype=float)
+    if lam.ndim != 1 or lam.size == 0 or not np.all(np.isfinite(lam)) or (lam < -1e-12).any() or lam.max() <= 0:
+        raise OmicsInputError("spectrum must be a non-empty 1-D array of finite non-negative numbers, not all zero")
+    s = np.sqrt(np.clip(lam, 0.0, None))
+    p = s / s.sum()
+    p = p[p > 0]
+    return float(np.exp(-(p * np.log(p)).sum()))
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from omicsnb.evaluation import (
     SWEEP_COLUMNS,
     aupc,
     collapsed_dimensions,
+    effective_rank,
     embedding_spectrum,
     labels_to_reach,
     area_under_label_curve,
@@ -325,3 +326,27 @@ def test_embedding_spectrum_counts_collapsed_dimensions():
     assert np.allclose(s, np.sort(np.linalg.eigvalsh(cov))[::-1], atol=1e-10)
     with pytest.raises(OmicsInputError, match="fewer than 2 samples"):
         embedding_spectrum(Z[:1])
+
+
+def test_normalised_spread_is_zero_for_a_collapse_and_about_one_over_sqrt_k_when_spread():
+    from omicsnb.evaluation import normalised_spread
+
+    rng = np.random.default_rng(0)
+    direction = rng.normal(size=64)
+    collapsed = np.outer(rng.uniform(0.5, 2.0, size=500), direction)  # same direction, different lengths
+    assert normalised_spread(collapsed) == pytest.approx(0.0, abs=1e-12)
+    spread = normalised_spread(rng.normal(size=(5000, 64)))
+    assert spread == pytest.approx(1 / np.sqrt(64), rel=0.02)
+    with pytest.raises(OmicsInputError, match="fewer than 2 samples"):
+        normalised_spread(np.ones((1, 3)))
+
+
+def test_effective_rank_counts_equal_dimensions_and_sees_decay():
+    assert effective_rank(np.array([4.0, 4.0, 4.0, 0.0, 0.0])) == pytest.approx(3.0)
+    assert effective_rank(np.array([9.0])) == pytest.approx(1.0)
+    decaying = 10.0 ** -np.arange(8.0)  # no zero eigenvalue, yet few dimensions carry the variance
+    assert collapsed_dimensions(decaying) <= 3 and 1.0 < effective_rank(decaying) < 3.0
+    rng = np.random.default_rng(0)
+    assert effective_rank(embedding_spectrum(rng.standard_normal((4000, 10)))) > 9.5
+    with pytest.raises(OmicsInputError, match="not all zero"):
+        effective_rank(np.zeros(3))

@@ -14,7 +14,7 @@ unchanged). Introduced in chapter *Self-supervised pretraining (VIME, SCARF, BYO
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -53,7 +53,8 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
     encoder : Encoder
         The pretrained encoder (evaluation mode), also available as ``encoder_``.
     history_ : pandas.DataFrame
-        One row per epoch: epoch, loss, one column per loss component, val_loss (NaN without validation).
+        One row per epoch: epoch, loss, one column per loss component, val_loss (NaN without validation), then the
+        columns of ``fit``'s ``monitor`` if one was given.
     n_features_in_ : int
         Number of features seen in ``fit``.
     validation_indices_ : ndarray
@@ -99,9 +100,17 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
         """Called after every optimiser step (BYOL's target update)."""
 
     # -- fitting -----------------------------------------------------------------------------------------------------
-    def fit(self, X, y=None) -> "SSLPretrainer":
-        """Pretrain on unlabelled ``X`` (samples x features, ndarray or DataFrame; ``y`` is ignored)."""
+    def fit(self, X, y=None, monitor: Callable[["SSLPretrainer", int], Mapping[str, float]] | None = None,
+            ) -> "SSLPretrainer":
+        """Pretrain on unlabelled ``X`` (samples x features, ndarray or DataFrame; ``y`` is ignored).
+
+        ``monitor(model, epoch)``, if given, is called at the end of every epoch with the networks in evaluation mode
+        and gradients off (so it can call :meth:`transform`), and returns a dict of numbers that become extra columns
+        of ``history_`` -- e.g. a collapse diagnostic tracked during training. It does not change the training run.
+        """
         device = self._check_params()
+        if monitor is not None and not callable(monitor):
+            raise OmicsInputError("monitor must be a callable monitor(model, epoch) -> dict of numbers, or None")
         features = as_feature_matrix(X)
         n, d = features.shape
         rng = np.random.default_rng(self.seed)
@@ -115,6 +124,7 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
             )
         X_train = torch.as_tensor(features[train_idx], device=device)
         X_val = torch.as_tensor(features[val_idx], device=device)
+        self.n_features_in_ = d  # set before training so that a monitor can call transform
 
         with torch_seed(self.seed):
             self.encoder_ = Encoder(d, self.hidden, self.dropout, self.batch_norm).to(device)
@@ -148,15 +158,30 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
                         f"pretraining diverged (loss {means['loss']} at epoch {epoch}); lower lr or z-score X"
                     )
                 val_loss = self._validation_loss(X_val, X_train)
-                rows.append({"epoch": epoch, **means, "val_loss": val_loss})
+                rows.append({"epoch": epoch, **means, "val_loss": val_loss, **self._monitor(monitor, epoch)})
                 bar.set_postfix(loss=f"{means['loss']:.4f}", val_loss=f"{val_loss:.4f}", refresh=False)
                 bar.update()
 
         self._set_train(False)
-        self.history_ = pd.DataFrame(rows, columns=["epoch", "loss", *self.components, "val_loss"])
-        self.n_features_in_ = d
+        extra = [key for key in rows[0] if key not in ("epoch", "loss", *self.components, "val_loss")]
+        self.history_ = pd.DataFrame(rows, columns=["epoch", "loss", *self.components, "val_loss", *extra])
         self.validation_indices_ = val_idx
         return self
+
+    def _monitor(self, monitor, epoch: int) -> dict[str, float]:
+        """The monitor's numbers for this epoch, computed in evaluation mode without gradients (see :meth:`fit`)."""
+        if monitor is None:
+            return {}
+        self._set_train(False)
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):  # the monitor cannot shift the CPU random stream
+            values = monitor(self, epoch)
+        self._set_train(True)
+        reserved = {"epoch", "loss", *self.components, "val_loss"}
+        if not isinstance(values, Mapping) or reserved & set(values):
+            raise OmicsInputError(
+                f"monitor must return a dict of numbers whose keys are not {sorted(reserved)}; got {values!r}"
+            )
+        return {str(key): float(value) for key, value in values.items()}
 
     @torch.no_grad()
     def _validation_loss(self, X_val: torch.Tensor, reference: torch.Tensor) -> float:

@@ -1,0 +1,36 @@
+"""Tests for the shared pretraining loop, omicsnb.models.ssl.SSLPretrainer: the per-epoch monitor."""
+
+import numpy as np
+import pytest
+
+from omicsnb.errors import OmicsInputError
+from omicsnb.models import SCARF
+
+FAST = dict(epochs=2, batch_size=32, lr=1e-3, head_dims=(32, 16), hidden=(32, 32), progress=False)
+
+
+def test_monitor_adds_columns_without_changing_the_run(splits):
+    X = splits.X_pretrain[:120]
+    seen = []
+
+    def monitor(model, epoch):
+        seen.append((epoch, model.encoder_.training))
+        return {"embedding_sd": model.transform(X[:20]).std()}
+
+    plain = SCARF(**FAST).fit(X)
+    watched = SCARF(**FAST).fit(X, monitor=monitor)
+    assert seen == [(1, False), (2, False)]  # called once per epoch, in evaluation mode
+    assert list(watched.history_.columns) == ["epoch", "loss", "val_loss", "embedding_sd"]
+    assert (watched.history_["embedding_sd"] > 0).all()
+    assert plain.history_.equals(watched.history_[plain.history_.columns])  # the monitor changes nothing
+    assert np.array_equal(plain.transform(X), watched.transform(X))
+
+
+@pytest.mark.parametrize("monitor, match", [
+    ("not callable", "monitor must be a callable"),
+    (lambda model, epoch: {"loss": 1.0}, "whose keys are not"),
+    (lambda model, epoch: 3.0, "must return a dict"),
+])
+def test_bad_monitor(splits, monitor, match):
+    with pytest.raises(OmicsInputError, match=match):
+        SCARF(**FAST).fit(splits.X_pretrain[:60], monitor=monitor)
