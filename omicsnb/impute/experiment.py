@@ -1,0 +1,228 @@
+"""Running the imputation study: repeated trials over missing-data scenarios, and what is read from them.
+
+* :func:`evaluate_imputers` -- for every scenario and trial, mask the complete test matrix, impute it with every
+  method and score the masked entries; one tidy row per (scenario, trial, method);
+* :func:`summarise_errors` -- mean and 95% CI per scenario and method, and a paired Wilcoxon test of one reference
+  method against each other method (the paper's Figures 1-3);
+* :class:`ClinicalConcordance` -- per-gene grade and survival associations on imputed vs true data, as a
+  concordance index (the paper's Table 2); pass it as ``extra=`` to :func:`evaluate_imputers`;
+* :func:`iteration_curve` -- error and change of the VAE's imputed entries at each imputation iteration.
+
+Introduced in the imputation chapter (Qiu et al., VAE imputation of expression and methylation).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
+
+from omicsnb.errors import OmicsInputError
+from omicsnb.evaluation import check_int
+from omicsnb.impute.baselines import _values
+from omicsnb.impute.concordance import (batched_univariate_cox, concordance_index, mean_ci, per_gene_grade_spearman,
+                                        rmse_mae, wilcoxon_vs)
+from omicsnb.impute.missing import simulate_missing
+from omicsnb.impute.vae import VAEImputer
+
+__all__ = ["ClinicalConcordance", "evaluate_imputers", "iteration_curve", "summarise_errors"]
+
+
+def _as_function(name: str, method) -> Callable:
+    if hasattr(method, "transform"):
+        return method.transform
+    if callable(method):
+        return method
+    raise OmicsInputError(f"method {name!r} is a {type(method).__name__}; pass a fitted imputer or a function "
+                          "X_with_nan -> X_imputed")
+
+
+def evaluate_imputers(methods: Mapping[str, object], X_true, scenarios: Mapping[str, Mapping], *, trials: int = 10,
+                      seed: int = 0, extra: Callable | None = None, progress: bool = True) -> pd.DataFrame:
+    """Score imputation methods over repeated missing-data simulations on a complete test matrix.
+
+    For each scenario and each trial ``t`` (``0 .. trials - 1``), the mask is
+    ``simulate_missing(X_true, seed=seed + t, **scenarios[name])`` -- the same mask for every method, so the
+    errors are paired across methods -- the masked entries are set to NaN, every method imputes the result, and
+    :func:`~omicsnb.impute.concordance.rmse_mae` scores the masked entries (in the units of ``X_true``; z-score
+    it with the training statistics first to get the paper's units). Introduced in the imputation chapter (Qiu et
+    al., VAE imputation).
+
+    Parameters
+    ----------
+    methods
+        Name -> a *fitted* imputer (anything with ``transform``) or a function ``X_with_nan -> X_imputed``
+        (e.g. ``lambda X: vae.transform(X, shift_lambda=-0.5)``).
+    X_true
+        The complete test matrix (samples x features).
+    scenarios
+        Label -> keyword arguments of :func:`~omicsnb.impute.missing.simulate_missing` other than ``X`` and
+        ``seed``, e.g. ``{"MCAR 10%": {"scenario": "mcar", "rate": 0.1}}``.
+    trials
+        Simulations per scenario (the paper: 10).
+    seed
+        Trial ``t`` uses mask seed ``seed + t``.
+    extra
+        Optional function ``(X_true, X_imputed, mask) -> dict`` whose entries become extra columns (for example a
+        :class:`ClinicalConcordance`).
+    progress
+        Show a tqdm bar over (scenario, trial) pairs.
+
+    Returns
+    -------
+    DataFrame with ``scenario``, ``trial``, ``method``, ``rmse``, ``mae``, ``n_missing``, ``seconds`` (wall time of
+    the imputation call) and the ``extra`` columns.
+    """
+    if not methods:
+        raise OmicsInputError("methods is empty; pass at least one {name: fitted imputer}")
+    if not scenarios:
+        raise OmicsInputError("scenarios is empty; pass at least one {label: simulate_missing keyword arguments}")
+    check_int("trials", trials, 1)
+    check_int("seed", seed, 0)
+    functions = {name: _as_function(name, m) for name, m in methods.items()}
+    if extra is not None and not callable(extra):
+        raise OmicsInputError(f"extra must be a function (X_true, X_imputed, mask) -> dict, got {type(extra).__name__}")
+    truth = _values(X_true, "X_true").astype(np.float64)
+    if np.isnan(truth).any():
+        raise OmicsInputError("X_true has NaN values; pass the complete test matrix (the masks are simulated)")
+    for label, spec in scenarios.items():
+        if not isinstance(spec, Mapping) or "scenario" not in spec or "seed" in spec:
+            raise OmicsInputError(f"scenario {label!r} must be a dict of simulate_missing arguments with 'scenario' "
+                                  "and without 'seed', e.g. {'scenario': 'mcar', 'rate': 0.1}")
+    rows = []
+    with tqdm(total=len(scenarios) * trials, desc="imputation trials", disable=not progress, leave=False) as bar:
+        for label, spec in scenarios.items():
+            for trial in range(trials):
+                mask = simulate_missing(truth, seed=seed + trial, **spec)
+                corrupted = np.where(mask, np.nan, truth)
+                for name, impute in functions.items():
+                    start = time.perf_counter()
+                    imputed = np.asarray(impute(corrupted), dtype=np.float64)
+                    seconds = time.perf_counter() - start
+                    row = {"scenario": label, "trial": trial, "method": name, **rmse_mae(truth, imputed, mask),
+                           "seconds": seconds}
+                    if extra is not None:
+                        row.update(extra(truth, imputed, mask))
+                    rows.append(row)
+                bar.update(1)
+    return pd.DataFrame(rows)
+
+
+def summarise_errors(results: pd.DataFrame, *, reference: str, metric: str = "rmse",
+                     level: float = 0.95) -> pd.DataFrame:
+    """Mean, confidence interval and a paired Wilcoxon test against ``reference``, per scenario and method.
+
+    ``results`` is the output of :func:`evaluate_imputers`. The CI is Student's t over trials
+    (:func:`~omicsnb.impute.concordance.mean_ci`); the two-sided Wilcoxon signed-rank test
+    (:func:`~omicsnb.impute.concordance.wilcoxon_vs`) pairs the trials of ``reference`` and the other method
+    (p = 1 where their errors are identical in every trial). Scenarios and methods keep their order of appearance.
+    Introduced in the imputation chapter (Qiu et al., VAE imputation).
+
+    Returns
+    -------
+    DataFrame with ``scenario``, ``method``, ``mean``, ``ci`` (half-width), ``n``, ``p_vs_reference``
+    (NaN for the reference itself) and ``median_diff_vs_reference`` (reference minus method).
+    """
+    needed = {"scenario", "trial", "method", metric}
+    if not isinstance(results, pd.DataFrame) or not needed <= set(results.columns):
+        raise OmicsInputError(f"results must be the table of evaluate_imputers with columns {sorted(needed)}")
+    if reference not in set(results["method"]):
+        raise OmicsInputError(f"reference {reference!r} is not a method in results; pick one of "
+                              f"{list(dict.fromkeys(results['method']))}")
+    rows = []
+    for scenario, part in results.groupby("scenario", sort=False):
+        wide = part.pivot(index="trial", columns="method", values=metric)
+        for method in dict.fromkeys(part["method"]):
+            values = wide[method].dropna().to_numpy()
+            mean, half = mean_ci(values, level) if len(values) > 1 else (float(values.mean()), np.nan)
+            p = diff = np.nan
+            if method != reference and len(values) > 1:
+                pair = wide[[reference, method]].dropna().to_numpy()
+                if np.all(pair[:, 0] == pair[:, 1]):
+                    p, diff = 1.0, 0.0
+                else:
+                    test = wilcoxon_vs(pair[:, 0], pair[:, 1])
+                    p, diff = test["pvalue"], test["median_difference"]
+            rows.append({"scenario": scenario, "method": method, "mean": mean, "ci": half, "n": len(values),
+                         "p_vs_reference": p, "median_diff_vs_reference": diff})
+    return pd.DataFrame(rows)
+
+
+class ClinicalConcordance:
+    """Do per-gene clinical associations survive imputation? The paper's Table 2, as an ``extra=`` scorer.
+
+    On the true test matrix, once: each gene's Spearman correlation with ``grade``
+    (:func:`~omicsnb.impute.concordance.per_gene_grade_spearman`) and univariate Cox coefficient with
+    (``time``, ``event``) (:func:`~omicsnb.impute.concordance.batched_univariate_cox`). Called on an imputed
+    matrix, it recomputes both and returns their concordance indices with the truth
+    (:func:`~omicsnb.impute.concordance.concordance_index`, genes with an undefined coefficient dropped).
+    Introduced in the imputation chapter (Qiu et al., VAE imputation).
+
+    Parameters
+    ----------
+    X_true
+        The complete test matrix (the one given to :func:`evaluate_imputers`).
+    grade
+        Ordinal grade per sample, or None to skip it.
+    time, event
+        Follow-up and event indicator per sample, or None to skip the Cox part.
+    """
+
+    def __init__(self, X_true, *, grade=None, time=None, event=None):
+        if grade is None and time is None:
+            raise OmicsInputError("pass grade, or time and event (or both); there is nothing to compare otherwise")
+        if (time is None) != (event is None):
+            raise OmicsInputError("pass time and event together for the Cox part")
+        self._truth = _values(X_true, "X_true").astype(np.float64)
+        self.grade, self.time, self.event = grade, time, event
+        self.reference_ = self._coefficients(self._truth)
+
+    def _coefficients(self, X) -> dict[str, np.ndarray]:
+        out = {}
+        if self.grade is not None:
+            out["grade"] = per_gene_grade_spearman(X, self.grade)
+        if self.time is not None:
+            out["cox"] = batched_univariate_cox(X, self.time, self.event)["coef"].to_numpy()
+        return out
+
+    def __call__(self, X_true, X_imputed, mask=None) -> dict[str, float]:
+        """Concordance index of each association (``grade_cindex``, ``cox_cindex``) between imputed and true data."""
+        imputed = _values(X_imputed, "X_imputed").astype(np.float64)
+        if imputed.shape != self._truth.shape:
+            raise OmicsInputError(f"X_imputed has shape {imputed.shape} but the reference has {self._truth.shape}; "
+                                  "pass the imputed version of the same test matrix")
+        mine = self._coefficients(imputed)
+        return {f"{key}_cindex": concordance_index(self.reference_[key], mine[key], dropna=True) for key in mine}
+
+
+def iteration_curve(imputer: VAEImputer, X_with_nan, X_true, *, max_iterations: int = 10) -> pd.DataFrame:
+    """Error of the imputed entries and their change, after each of ``1 .. max_iterations`` VAE iterations.
+
+    The fitted ``imputer`` is not modified (a shallow copy with a different ``n_iterations`` is run for each
+    count, so the cost grows with ``max_iterations**2 / 2`` forward passes). Errors are in the units of
+    ``X_true``; ``change`` is the RMS change of the imputed entries at that iteration in the VAE's z-score units
+    (``convergence_``). Introduced in the imputation chapter (Qiu et al., VAE imputation).
+
+    Returns
+    -------
+    DataFrame with ``iteration``, ``rmse``, ``mae``, ``change``.
+    """
+    if not isinstance(imputer, VAEImputer) or not hasattr(imputer, "model_"):
+        raise OmicsInputError("imputer must be a fitted VAEImputer; call imputer.fit(X_train) first")
+    check_int("max_iterations", max_iterations, 1)
+    corrupted = _values(X_with_nan, "X_with_nan").astype(np.float64)
+    mask = np.isnan(corrupted)
+    if not mask.any():
+        raise OmicsInputError("X_with_nan has no missing value; mask some entries first")
+    rows = []
+    for k in range(1, max_iterations + 1):
+        run = copy.copy(imputer)
+        run.n_iterations = k
+        imputed = run.transform(corrupted)
+        err = rmse_mae(X_true, imputed, mask)
+        rows.append({"iteration": k, "rmse": err["rmse"], "mae": err["mae"], "change": run.convergence_[-1]})
+    return pd.DataFrame(rows)
