@@ -22,6 +22,7 @@ from omicsnb.plotting import (  # noqa: E402
     plot_class_counts,
     plot_embedding,
     plot_explained_variance,
+    plot_heatmap,
     plot_label_curves,
     plot_pretraining_history,
     plot_training_history,
@@ -170,3 +171,18 @@ def test_check_figure_exempts_colour_bars_but_checks_every_panel():
         check_figure(fig)
     right.set_axis_off()
     assert check_figure(fig) is fig
+
+
+def test_plot_heatmap_annotates_cells_and_centres_the_colour_scale():
+    table = pd.DataFrame({256: [0.02, -0.01], 1024: [0.05, np.nan]}, index=pd.Index([2, 6], name="depth"))
+    ax = plot_heatmap(table, title="AUPC", xlabel="width (units)", ylabel="depth (layers)", cbar_label="AUPC")
+    check_figure(ax.figure)
+    assert [t.get_text() for t in ax.texts] == ["0.020", "0.050", "-0.010"]  # the NaN cell stays blank
+    low, high = ax.collections[0].get_clim()
+    assert low == pytest.approx(-0.05) and high == pytest.approx(0.05)
+    ax = plot_heatmap(table, title="t", xlabel="x", ylabel="y", cbar_label="c", vmax=0.1, fmt=".2f")
+    assert ax.collections[0].get_clim() == pytest.approx((-0.1, 0.1))
+    with pytest.raises(OmicsInputError, match="non-numeric"):
+        plot_heatmap(table.astype(object).assign(x="a"), title="t", xlabel="x", ylabel="y", cbar_label="c")
+    with pytest.raises(OmicsInputError, match="non-empty DataFrame"):
+        plot_heatmap(pd.DataFrame(), title="t", xlabel="x", ylabel="y", cbar_label="c")
