@@ -281,6 +281,41 @@ def plot_heatmap(table: pd.DataFrame, ax: Axes | None = None, *, title: str, xla
     return ax
 
 
+def plot_error_bars(summary: pd.DataFrame, ax: Axes | None = None, *, title: str, ylabel: str,
+                    xlabel: str = "missing-data scenario", x: str = "scenario", hue: str = "method",
+                    palette: Mapping | None = None) -> Axes:
+    """Grouped bars of a mean with its confidence interval: one group per ``x`` value, one bar per ``hue`` value.
+
+    ``summary`` needs ``x``, ``hue``, ``mean`` and ``ci`` (half-width; NaN draws no whisker) columns, e.g. the output
+    of :func:`omicsnb.impute.experiment.summarise_errors`. Groups and bars keep their order of appearance; a bar
+    missing from a group leaves a gap. Introduced in the imputation chapter (Qiu et al., VAE imputation).
+    """
+    needed = {x, hue, "mean", "ci"}
+    if not isinstance(summary, pd.DataFrame) or not needed <= set(summary.columns) or summary.empty:
+        raise OmicsInputError(f"summary must be a non-empty frame with columns {sorted(needed)}, e.g. the output "
+                              "of summarise_errors")
+    groups, bars = list(dict.fromkeys(summary[x])), list(dict.fromkeys(summary[hue]))
+    palette = _resolve_palette(summary[hue], palette)
+    ax = ax or plt.subplots(figsize=(max(5.0, 1.1 * len(groups) * max(1, len(bars)) / 3 + 2), 4.0))[1]
+    width = 0.8 / len(bars)
+    values = summary.set_index([x, hue])
+    for j, name in enumerate(bars):
+        pos, mean, ci = [], [], []
+        for i, group in enumerate(groups):
+            if (group, name) in values.index:
+                row = values.loc[(group, name)]
+                pos.append(i - 0.4 + (j + 0.5) * width)
+                mean.append(float(row["mean"]))
+                ci.append(float(row["ci"]) if pd.notna(row["ci"]) else 0.0)
+        ax.bar(pos, mean, width=width * 0.95, yerr=ci, capsize=2, color=palette[name], label=str(name),
+               error_kw={"elinewidth": 0.8})
+    ax.set_xticks(range(len(groups)), [str(g) for g in groups], rotation=20 if len(groups) > 4 else 0,
+                  ha="right" if len(groups) > 4 else "center")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend(frameon=False, ncol=min(len(bars), 3), fontsize=8)
+    return ax
+
+
 def check_figure(fig: Figure) -> Figure:
     """Raise :class:`~omicsnb.errors.OmicsInputError` if a visible axes lacks a title, an x label or a y label.
 

@@ -186,3 +186,17 @@ def test_plot_heatmap_annotates_cells_and_centres_the_colour_scale():
         plot_heatmap(table.astype(object).assign(x="a"), title="t", xlabel="x", ylabel="y", cbar_label="c")
     with pytest.raises(OmicsInputError, match="non-empty DataFrame"):
         plot_heatmap(pd.DataFrame(), title="t", xlabel="x", ylabel="y", cbar_label="c")
+
+
+def test_plot_error_bars_draws_one_bar_per_method_and_scenario_with_gaps():
+    from omicsnb.plotting import plot_error_bars
+
+    summary = pd.DataFrame({"scenario": ["a", "a", "b"], "method": ["VAE", "KNN", "VAE"],
+                            "mean": [0.5, 0.7, 0.6], "ci": [0.01, np.nan, 0.02]})
+    ax = plot_error_bars(summary, title="Errors", ylabel="RMSE (z-score units)")
+    assert_labelled(ax, "scenario", "RMSE")
+    heights = sorted(round(p.get_height(), 3) for p in ax.patches)
+    assert heights == [0.5, 0.6, 0.7]  # the missing (b, KNN) bar is a gap, not a zero
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    with pytest.raises(OmicsInputError, match="columns"):
+        plot_error_bars(summary.drop(columns="ci"), title="t", ylabel="y")
