@@ -6,7 +6,8 @@ import pytest
 
 from omicsnb.errors import OmicsInputError
 from omicsnb.impute import KNNImputer, MeanImputer, VAEImputer
-from omicsnb.impute.experiment import ClinicalConcordance, evaluate_imputers, iteration_curve, summarise_errors
+from omicsnb.impute.experiment import (ClinicalConcordance, evaluate_imputers, iteration_curve, select_svd_rank,
+                                       summarise_errors)
 
 RNG = np.random.default_rng(0)
 _FACTORS = RNG.normal(size=(100, 3))
@@ -85,3 +86,11 @@ def test_iteration_curve_and_bad_inputs():
         evaluate_imputers({"m": MeanImputer().fit(TRAIN)}, np.where(TEST > 1, np.nan, TEST), SCENARIOS)
     assert isinstance(evaluate_imputers({"f": lambda X: np.nan_to_num(X)}, pd.DataFrame(TEST), SCENARIOS, trials=1,
                                         progress=False), pd.DataFrame)
+
+
+def test_select_svd_rank_finds_the_true_rank_region():
+    best, table = select_svd_rank(TRAIN, TEST, [1, 3, 15], n_trials=2, seed=1)
+    assert list(table.columns) == ["rank", "rmse", "mae"] and list(table["rank"]) == [1, 3, 15]
+    assert best == 3 and table["rmse"].min() == table.set_index("rank").loc[3, "rmse"]
+    with pytest.raises(OmicsInputError, match="empty"):
+        select_svd_rank(TRAIN, TEST, [])

@@ -5,7 +5,7 @@
 - :mod:`omicsnb.impute.vae` -- the (beta-)VAE imputer with shift correction;
 - :mod:`omicsnb.impute.concordance` -- errors, per-gene grade / Cox associations and their concordance;
 - :mod:`omicsnb.impute.experiment` -- trials over scenarios, summaries with CIs and Wilcoxon tests, clinical
-  concordance as a scorer, VAE iteration curves;
+  concordance as a scorer, VAE iteration curves, the SVD rank chosen on validation;
 - :mod:`omicsnb.impute.bench` -- evaluation-time benchmarks (heavy; not imported here).
 
 Introduced in the imputation chapter (Qiu et al., VAE imputation of expression and methylation).
@@ -14,7 +14,8 @@ Introduced in the imputation chapter (Qiu et al., VAE imputation of expression a
 from omicsnb.impute.baselines import BaseImputer, IterativeSVDImputer, KNNImputer, MeanImputer, RandomImputer
 from omicsnb.impute.concordance import (batched_univariate_cox, concordance_index, mean_ci, per_gene_grade_spearman,
                                         random_imputation, rmse_mae, wilcoxon_vs)
-from omicsnb.impute.experiment import ClinicalConcordance, evaluate_imputers, iteration_curve, summarise_errors
+from omicsnb.impute.experiment import (ClinicalConcordance, evaluate_imputers, iteration_curve, select_svd_rank,
+                                       summarise_errors)
 from omicsnb.impute.missing import SCENARIOS, simulate_missing
 from omicsnb.impute.vae import PAPER_HIDDEN, VAEImputer, select_shift_lambda
 
@@ -22,5 +23,5 @@ __all__ = [
     "BaseImputer", "ClinicalConcordance", "IterativeSVDImputer", "KNNImputer", "MeanImputer", "PAPER_HIDDEN",
     "RandomImputer", "SCENARIOS", "VAEImputer", "batched_univariate_cox", "concordance_index", "evaluate_imputers",
     "iteration_curve", "mean_ci", "per_gene_grade_spearman", "random_imputation", "rmse_mae", "select_shift_lambda",
-    "simulate_missing", "summarise_errors", "wilcoxon_vs",
+    "select_svd_rank", "simulate_missing", "summarise_errors", "wilcoxon_vs",
 ]
