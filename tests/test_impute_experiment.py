@@ -59,6 +59,10 @@ def test_clinical_concordance_is_one_for_the_truth_and_lower_for_noise():
     noisy = scorer(TEST, TEST + RNG.normal(size=TEST.shape))
     assert 0.4 < noisy["grade_cindex"] < 1.0 and 0.4 < noisy["cox_cindex"] < 1.0
     assert set(ClinicalConcordance(TEST, grade=grade)(TEST, TEST)) == {"grade_cindex"}
+    scored = evaluate_imputers({"mean": MeanImputer().fit(TRAIN)}, TEST, SCENARIOS, trials=3, extra=scorer,
+                               extra_trials=2, progress=False)
+    assert scored["cox_cindex"].notna().tolist() == [True, True, False] * 2
+    assert (scored["grade_cindex"].dropna() < 1).all()  # a gene made constant counts as "no association"
     with pytest.raises(OmicsInputError, match="together"):
         ClinicalConcordance(TEST, time=time)
     with pytest.raises(OmicsInputError, match="same test matrix"):

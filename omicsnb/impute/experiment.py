@@ -43,7 +43,8 @@ def _as_function(name: str, method) -> Callable:
 
 
 def evaluate_imputers(methods: Mapping[str, object], X_true, scenarios: Mapping[str, Mapping], *, trials: int = 10,
-                      seed: int = 0, extra: Callable | None = None, progress: bool = True) -> pd.DataFrame:
+                      seed: int = 0, extra: Callable | None = None, extra_trials: int | None = None,
+                      progress: bool = True) -> pd.DataFrame:
     """Score imputation methods over repeated missing-data simulations on a complete test matrix.
 
     For each scenario and each trial ``t`` (``0 .. trials - 1``), the mask is
@@ -70,6 +71,9 @@ def evaluate_imputers(methods: Mapping[str, object], X_true, scenarios: Mapping[
     extra
         Optional function ``(X_true, X_imputed, mask) -> dict`` whose entries become extra columns (for example a
         :class:`ClinicalConcordance`).
+    extra_trials
+        Apply ``extra`` to the first ``extra_trials`` trials only (None: all), when it is slower than imputing;
+        the other rows get NaN in its columns.
     progress
         Show a tqdm bar over (scenario, trial) pairs.
 
@@ -87,6 +91,8 @@ def evaluate_imputers(methods: Mapping[str, object], X_true, scenarios: Mapping[
     functions = {name: _as_function(name, m) for name, m in methods.items()}
     if extra is not None and not callable(extra):
         raise OmicsInputError(f"extra must be a function (X_true, X_imputed, mask) -> dict, got {type(extra).__name__}")
+    if extra_trials is not None:
+        check_int("extra_trials", extra_trials, 0)
     truth = _values(X_true, "X_true").astype(np.float64)
     if np.isnan(truth).any():
         raise OmicsInputError("X_true has NaN values; pass the complete test matrix (the masks are simulated)")
@@ -106,7 +112,7 @@ def evaluate_imputers(methods: Mapping[str, object], X_true, scenarios: Mapping[
                     seconds = time.perf_counter() - start
                     row = {"scenario": label, "trial": trial, "method": name, **rmse_mae(truth, imputed, mask),
                            "seconds": seconds}
-                    if extra is not None:
+                    if extra is not None and (extra_trials is None or trial < extra_trials):
                         row.update(extra(truth, imputed, mask))
                     rows.append(row)
                 bar.update(1)
@@ -160,7 +166,9 @@ class ClinicalConcordance:
     (:func:`~omicsnb.impute.concordance.per_gene_grade_spearman`) and univariate Cox coefficient with
     (``time``, ``event``) (:func:`~omicsnb.impute.concordance.batched_univariate_cox`). Called on an imputed
     matrix, it recomputes both and returns their concordance indices with the truth
-    (:func:`~omicsnb.impute.concordance.concordance_index`, genes with an undefined coefficient dropped).
+    (:func:`~omicsnb.impute.concordance.concordance_index`). A gene that imputation made constant (mean imputation
+    of a wholly missing gene) has no association: its undefined coefficient counts as 0, not as a dropped gene
+    (dropping it would reward the imputer); genes constant in the *true* data are dropped.
     Introduced in the imputation chapter (Qiu et al., VAE imputation).
 
     Parameters
@@ -196,8 +204,12 @@ class ClinicalConcordance:
         if imputed.shape != self._truth.shape:
             raise OmicsInputError(f"X_imputed has shape {imputed.shape} but the reference has {self._truth.shape}; "
                                   "pass the imputed version of the same test matrix")
-        mine = self._coefficients(imputed)
-        return {f"{key}_cindex": concordance_index(self.reference_[key], mine[key], dropna=True) for key in mine}
+        out = {}
+        for key, coef in self._coefficients(imputed).items():
+            reference = self.reference_[key]
+            coef = np.where(np.isnan(coef) & np.isfinite(reference), 0.0, coef)
+            out[f"{key}_cindex"] = concordance_index(reference, coef, dropna=True)
+        return out
 
 
 def iteration_curve(imputer: VAEImputer, X_with_nan, X_true, *, max_iterations: int = 10) -> pd.DataFrame:
