@@ -10,7 +10,7 @@ Introduced in chapters 1, *Data and exploration*, and 2, *Supervised baseline*.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -139,6 +139,7 @@ def label_fraction_sweep(
     subset_fn: Callable[..., np.ndarray] | None = None,
     name: str | None = None,
     progress: bool = True,
+    fit_params: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Train on growing fractions of the labelled set and score each model on the same test set.
 
@@ -171,6 +172,9 @@ def label_fraction_sweep(
         Value of the ``model`` column; defaults to the estimator's class name.
     progress
         Show a tqdm bar over the ``len(fractions) * repeats`` runs.
+    fit_params
+        Extra keyword arguments for every ``fit`` call, the same in every run; e.g. ``{"X_unlabeled": X_pretrain}``
+        for :class:`~omicsnb.models.vime.VIMESemi` (added in chapter *VIME*).
 
     Returns
     -------
@@ -210,7 +214,7 @@ def label_fraction_sweep(
                 "; use a subset_fn that keeps at least one sample per class"
             )
         model = make_model(run_seed)
-        model.fit(_take_rows(X_finetune, index), y_pool[index])
+        model.fit(_take_rows(X_finetune, index), y_pool[index], **dict(fit_params or {}))
         scores = classification_metrics(y_true, np.asarray(model.predict(X_test)))
         rows.append(
             {

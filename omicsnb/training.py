@@ -23,6 +23,7 @@ from omicsnb.errors import OmicsInputError
 from omicsnb.evaluation import check_float, check_int
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy"]
+LOSSES = ("cross_entropy", "mse")
 
 
 def set_seed(seed: int) -> None:
@@ -88,6 +89,7 @@ def train_supervised(
     X_val=None,
     y_val=None,
     *,
+    loss: str = "cross_entropy",
     lr: float = 1e-3,
     weight_decay: float = 0.0,
     batch_size: int = 64,
@@ -96,7 +98,7 @@ def train_supervised(
     seed: int = 0,
     progress: bool = True,
 ) -> tuple[dict[str, torch.Tensor], pd.DataFrame]:
-    """Train ``model`` (features -> class logits) with Adam and cross-entropy, early-stopping on validation loss.
+    """Train ``model`` with Adam on cross-entropy (regression: squared error), early-stopping on validation loss.
 
     After each epoch the validation loss and accuracy are computed in evaluation mode. Training stops once the
     validation loss has not improved for ``patience`` epochs, and the weights of the best epoch are loaded back into
@@ -109,9 +111,13 @@ def train_supervised(
     Parameters
     ----------
     model
-        Module mapping a float32 batch ``(batch, features)`` to logits ``(batch, classes)``.
+        Module mapping a float32 batch ``(batch, features)`` to logits ``(batch, classes)`` (``loss="mse"``: to one
+        prediction per sample, ``(batch, 1)``).
     X_train, y_train, X_val, y_val
-        Features (float array or tensor) and integer class codes ``0..k-1``.
+        Features (float array or tensor) and integer class codes ``0..k-1`` (``loss="mse"``: float targets).
+    loss
+        ``"cross_entropy"`` (classification, the default) or ``"mse"`` (regression, added in chapter *VIME*; the
+        validation accuracy is then NaN).
     lr, weight_decay
         Adam learning rate and L2 penalty.
     batch_size, max_epochs, patience
@@ -129,14 +135,18 @@ def train_supervised(
         One row per epoch: epoch (1-based), train_loss, val_loss, val_accuracy (NaN without validation data).
     """
     check_training_params(lr, weight_decay, batch_size, max_epochs, patience, seed)
+    if loss not in LOSSES:
+        raise OmicsInputError(f"loss={loss!r} is unknown; pass one of: {', '.join(LOSSES)}")
+    criterion, classify = (F.cross_entropy, True) if loss == "cross_entropy" else (_squared_error, False)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise OmicsInputError("model has no trainable parameters; unfreeze at least the classification head")
     device = params[0].device
-    X_train, y_train = _as_tensors(X_train, y_train, device)
+    target_dtype = torch.long if classify else torch.float32
+    X_train, y_train = _as_tensors(X_train, y_train, device, target_dtype)
     has_val = X_val is not None and len(X_val) > 0
     if has_val:
-        X_val, y_val = _as_tensors(X_val, y_val, device)
+        X_val, y_val = _as_tensors(X_val, y_val, device, target_dtype)
 
     # the fused Adam kernel is ~2x faster than the default on CPU for these small networks
     fused = device.type in ("cpu", "cuda")
@@ -152,11 +162,11 @@ def train_supervised(
             model.train()
             total, seen = 0.0, 0
             for idx in iterate_minibatches(n, batch_size, batches, drop_last=drop_last):
-                loss = F.cross_entropy(model(X_train[idx]), y_train[idx])
+                batch_loss = criterion(model(X_train[idx]), y_train[idx])
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                batch_loss.backward()
                 optimizer.step()
-                total += loss.item() * len(idx)
+                total += batch_loss.item() * len(idx)
                 seen += len(idx)
             train_loss = total / seen
             if not math.isfinite(train_loss):
@@ -167,9 +177,9 @@ def train_supervised(
                 bar.update()
                 continue
 
-            logits = forward_in_batches(model, X_val)
-            val_loss = F.cross_entropy(logits, y_val).item()
-            val_acc = (logits.argmax(1) == y_val).float().mean().item()
+            outputs = forward_in_batches(model, X_val)
+            val_loss = criterion(outputs, y_val).item()
+            val_acc = (outputs.argmax(1) == y_val).float().mean().item() if classify else math.nan
             rows.append((epoch, train_loss, val_loss, val_acc))
             bar.set_postfix(train_loss=f"{train_loss:.3f}", val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}",
                             refresh=False)
@@ -210,10 +220,15 @@ def best_epoch(history: pd.DataFrame) -> int:
     return int(history["epoch"].iloc[-1] if val.isna().all() else history.loc[val.idxmin(), "epoch"])
 
 
-def _as_tensors(X, y, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features as float32 and labels as int64 tensors on ``device``, with matching lengths."""
+def _squared_error(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between one-column predictions ``(batch, 1)`` and targets ``(batch,)``."""
+    return F.mse_loss(outputs.reshape(targets.shape), targets)
+
+
+def _as_tensors(X, y, device, target_dtype=torch.long) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features as float32 and targets as ``target_dtype`` tensors on ``device``, with matching lengths."""
     X = torch.as_tensor(X, dtype=torch.float32, device=device)
-    y = torch.as_tensor(y, dtype=torch.long, device=device)
+    y = torch.as_tensor(y, dtype=target_dtype, device=device)
     if X.ndim != 2 or y.ndim != 1 or len(X) != len(y) or len(X) == 0:
         raise OmicsInputError(
             f"need X (samples x features) and y (samples,) of equal non-zero length, got {tuple(X.shape)} and "

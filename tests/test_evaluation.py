@@ -130,6 +130,21 @@ def test_sweep_accepts_dataframes():
     assert df["accuracy"].iloc[0] > 0.9
 
 
+def test_sweep_passes_fit_params_to_every_fit():
+    X, y = blobs()
+    extra = np.ones((5, X.shape[1]))
+    calls = []
+
+    class NeedsUnlabeled(NearestCentroid):
+        def fit(self, X, y, X_unlabeled=None):
+            calls.append(X_unlabeled)
+            return super().fit(X, y)
+
+    df = label_fraction_sweep(lambda s: NeedsUnlabeled(), X, y, X, y, fractions=(0.5, 1.0), repeats=2,
+                              subset_fn=stratified_subset, progress=False, fit_params={"X_unlabeled": extra})
+    assert len(df) == 4 and len(calls) == 4 and all(c is extra for c in calls)
+
+
 def test_sweep_with_the_default_subset_function():
     preprocess = pytest.importorskip("omicsnb.data.preprocess")
     if not hasattr(preprocess, "label_fraction_subset"):

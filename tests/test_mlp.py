@@ -1,4 +1,4 @@
-"""Tests for omicsnb.models.mlp: the MLP/Encoder modules and the MLPClassifier estimator."""
+"""Tests for omicsnb.models.mlp: the MLP/Encoder modules and the MLPClassifier and MLPRegressor estimators."""
 
 from __future__ import annotations
 
@@ -13,7 +13,15 @@ from sklearn.metrics import log_loss
 from torch import nn
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.models.mlp import MLP, Encoder, EncoderClassifier, MLPClassifier, stratified_validation_split
+from omicsnb.models.mlp import (
+    MLP,
+    Encoder,
+    EncoderClassifier,
+    MLPClassifier,
+    MLPRegressor,
+    random_validation_split,
+    stratified_validation_split,
+)
 from omicsnb.training import torch_seed, train_supervised
 
 FAST = dict(hidden=(32, 16), max_epochs=60, patience=10, batch_size=32, progress=False)
@@ -303,3 +311,63 @@ def test_predict_rejects_features_that_differ_from_fit():
         clf.predict_proba(Xdf[list("edcba")])
     with pytest.raises(OmicsInputError, match="NaN or infinite"):
         clf.transform(with_value(np.nan))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# regression (chapter VIME: polygenic scores)
+# ---------------------------------------------------------------------------------------------------------------------
+def regression_problem(n=300, p=10, seed=0):
+    """A smooth non-linear target on a trait-like scale (mean 250, SD about 60)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)).astype(np.float32)
+    signal = 2.0 * X[:, 0] - X[:, 1] + np.tanh(2.0 * X[:, 2])
+    return X, 250.0 + 25.0 * signal + rng.normal(scale=5.0, size=n)
+
+
+def test_regressor_learns_on_the_target_scale():
+    X, y = regression_problem()
+    reg = MLPRegressor(**dict(FAST, lr=3e-3, max_epochs=150, patience=20)).fit(X[:200], y[:200])
+    assert reg.score(X[200:], y[200:]) > 0.8  # R^2 on held-out samples
+    pred = reg.predict(X[200:])
+    assert pred.dtype == np.float64 and pred.shape == (100,)
+    assert abs(pred.mean() - y[200:].mean()) < 10  # back on the trait scale, not z-scored
+    train_idx = np.setdiff1d(np.arange(200), reg.validation_indices_)
+    assert reg.target_mean_ == pytest.approx(y[train_idx].mean()) and reg.target_scale_ == pytest.approx(y[train_idx].std())
+    h = reg.history_
+    assert list(h.columns) == ["epoch", "train_loss", "val_loss", "val_accuracy"] and h["val_accuracy"].isna().all()
+    assert h["val_loss"].min() < 0.3  # squared error in target standard deviations
+    assert reg.transform(X).shape == (300, 16)
+
+
+def test_regressor_is_deterministic_and_its_validation_split_is_random_but_seeded():
+    X, y = regression_problem(n=120)
+    a = MLPRegressor(**dict(FAST, max_epochs=5)).fit(X, y)
+    b = MLPRegressor(**dict(FAST, max_epochs=5)).fit(X, y)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    train, val = random_validation_split(120, 0.15, seed=0)
+    assert len(val) == 18 and len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == 120
+    np.testing.assert_array_equal(a.validation_indices_, val)
+    assert len(random_validation_split(3, 0.9, seed=0)[0]) == 1  # one sample is always left for training
+
+
+def test_regressor_with_a_frozen_encoder_trains_only_the_head():
+    X, y = regression_problem(p=20)
+    enc = make_encoder()
+    original = {k: v.clone() for k, v in enc.state_dict().items()}
+    reg = MLPRegressor(encoder=enc, freeze_encoder=True, lr=1e-2, max_epochs=20, patience=20, progress=False)
+    reg.fit(X, y)
+    assert state_equal(reg.model_.encoder.state_dict(), original)
+    assert reg.model_.head.out_features == 1
+    assert reg.score(X, y) > 0.1  # a linear read-out of a random 16-unit encoder: better than the mean
+
+
+@pytest.mark.parametrize("y, match", [
+    (np.array(["a", "b"] * 15), "finite numbers"),
+    (np.r_[np.nan, np.ones(29)], "missing labels"),
+    (np.r_[np.inf, np.ones(29)], "finite numbers"),
+    (np.ones(29), "30 samples"),
+    (None, "y is None"),
+])
+def test_regressor_rejects_bad_targets(y, match):
+    with pytest.raises(OmicsInputError, match=match):
+        MLPRegressor(**FAST).fit(np.zeros((30, 4)), y)

@@ -149,3 +149,20 @@ def test_train_supervised_rejects_divergence_and_bad_shapes():
     frozen = toy_model().requires_grad_(False)
     with pytest.raises(OmicsInputError, match="no trainable parameters"):
         train_supervised(frozen, X, y, max_epochs=1, progress=False)
+
+
+def test_train_supervised_regression_with_mse():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 6)).astype(np.float32)
+    y = (X[:, 0] - 0.5 * X[:, 1]).astype(np.float32)
+    with torch_seed(0):
+        model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 1))
+    _, history = train_supervised(model, X[:150], y[:150], X[150:], y[150:], loss="mse", lr=1e-2, batch_size=32,
+                                  max_epochs=60, patience=60, progress=False)
+    assert history["val_accuracy"].isna().all()
+    kept = best_epoch(history)
+    pred = forward_in_batches(model, torch.as_tensor(X[150:])).squeeze(1).numpy()
+    assert np.mean((pred - y[150:]) ** 2) == pytest.approx(history.loc[kept - 1, "val_loss"], rel=1e-5)
+    assert history["val_loss"].min() < 0.05 * y.var()
+    with pytest.raises(OmicsInputError, match="loss='hinge' is unknown"):
+        train_supervised(model, X, y, loss="hinge", progress=False)

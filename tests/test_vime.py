@@ -35,6 +35,36 @@ def test_pretext_loss_decreases_and_history_is_tidy(pretrained):
     assert np.allclose(h["loss"], h["mask_bce"] + 2.0 * h["feature_mse"], rtol=1e-5)
 
 
+def test_pretext_check_against_trivial_answers(pretrained, splits):
+    check = pretrained.pretext_check(splits.X_test)
+    assert set(check) == {"changed_rate", "mask_accuracy", "trivial_mask_accuracy", "mask_auc", "feature_mse",
+                          "copy_mse", "mean_mse"}
+    assert check["changed_rate"] == pytest.approx(0.3, abs=0.02)  # continuous values: nearly every swap changes one
+    assert check["trivial_mask_accuracy"] == pytest.approx(1 - check["changed_rate"])
+    assert 0.0 <= check["mask_auc"] <= 1.0 and 0.0 <= check["mask_accuracy"] <= 1.0
+    assert check["copy_mse"] == pytest.approx(2 * 0.3 * splits.X_test.var(0).mean(), rel=0.15)
+    assert pretrained.pretext_check(splits.X_test) == check  # seeded corruption
+    assert pretrained.pretext_check(splits.X_test, seed=1) != check
+
+
+def test_pretext_check_sees_learning_and_few_valued_features():
+    rng = np.random.default_rng(0)
+    factors = rng.normal(size=(600, 4))
+    X = np.repeat(factors, 8, axis=1) + 0.1 * rng.normal(size=(600, 32))  # 8 near-copies of each factor
+    reconstruct = VIMESelf(p_m=0.3, hidden=(64, 64), epochs=10, batch_size=64, lr=3e-3, progress=False).fit(X[:500])
+    check = reconstruct.pretext_check(X[500:])
+    assert check["feature_mse"] < 0.5 * check["copy_mse"] and check["copy_mse"] < check["mean_mse"]
+    # the mask task is learnable (a swapped entry disagrees with its copies) but slower: train its head alone
+    detect = VIMESelf(p_m=0.3, alpha=0.0, hidden=(128, 128), dropout=0.0, epochs=30, batch_size=64, lr=3e-3,
+                      progress=False).fit(X[:500])
+    check = detect.pretext_check(X[500:])
+    assert check["mask_auc"] > 0.6 and check["mask_accuracy"] > check["trivial_mask_accuracy"]
+    genotypes = rng.binomial(2, 0.3, size=(300, 20)).astype(float)
+    geno = VIMESelf(p_m=0.3, hidden=(16,), epochs=1, progress=False).fit(genotypes)
+    # a swap of a 0/1/2 genotype draws the same value about half the time: the mask target is rarer than p_m
+    assert geno.pretext_check(genotypes)["changed_rate"] < 0.2
+
+
 def test_encoder_and_transform(pretrained, splits):
     assert isinstance(pretrained.encoder, Encoder)
     assert pretrained.encoder.out_dim == 256 and not pretrained.encoder.training

@@ -1,16 +1,24 @@
 """Models: one module per method, sklearn-style estimators on top of torch.
 
-- :mod:`omicsnb.models.mlp` -- the MLP, the encoder and the classifier every chapter fine-tunes (chapter 2);
+- :mod:`omicsnb.models.mlp` -- the MLP, the encoder and the classifier every chapter fine-tunes (chapter 2), and its
+  regression twin (chapter *VIME*);
 - :mod:`omicsnb.models.ssl` -- the pretraining loop VIME, SCARF and BYOL share (``fit``/``transform``/``encoder``);
 - :mod:`omicsnb.models.vime`, :mod:`omicsnb.models.scarf`, :mod:`omicsnb.models.byol` -- the three methods;
 - :mod:`omicsnb.models.corruption` -- the vectorised empirical-marginal corruption they use.
 """
 
 from omicsnb.models.byol import BYOL
-from omicsnb.models.mlp import MLP, Encoder, EncoderClassifier, MLPClassifier, stratified_validation_split
+from omicsnb.models.mlp import (
+    MLP,
+    Encoder,
+    EncoderClassifier,
+    MLPClassifier,
+    MLPRegressor,
+    stratified_validation_split,
+)
 from omicsnb.models.scarf import SCARF
 from omicsnb.models.ssl import SSLPretrainer
 from omicsnb.models.vime import VIMESelf, VIMESemi
 
-__all__ = ["BYOL", "MLP", "Encoder", "EncoderClassifier", "MLPClassifier", "SCARF", "SSLPretrainer", "VIMESelf",
+__all__ = ["BYOL", "MLP", "Encoder", "EncoderClassifier", "MLPClassifier", "MLPRegressor", "SCARF", "SSLPretrainer", "VIMESelf",
            "VIMESemi", "stratified_validation_split"]

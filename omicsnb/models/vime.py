@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -96,6 +97,45 @@ class VIMESelf(SSLPretrainer):
         feature_mse = F.mse_loss(self.modules_["feature"](h), x)
         return {"loss": mask_bce + self.alpha * feature_mse, "mask_bce": mask_bce.detach(),
                 "feature_mse": feature_mse.detach()}
+
+    @torch.no_grad()
+    def pretext_check(self, X, *, seed: int = 0) -> dict[str, float]:
+        """How well the trained heads solve the pretext task on ``X``, next to answers that need no learning.
+
+        ``X`` (e.g. held-out samples) is corrupted once -- probability ``p_m`` per entry, values drawn from ``X``'s own
+        columns, generator seeded by ``seed`` -- and both heads run in evaluation mode. Returns a dict with
+
+        - ``changed_rate``: share of entries whose value changed (below ``p_m`` when a feature has few distinct values,
+          e.g. genotypes 0/1/2, because a swap often draws the same value);
+        - ``mask_accuracy``: the mask head thresholded at probability 0.5; ``trivial_mask_accuracy``: always answering
+          "unchanged" (``1 - changed_rate``); ``mask_auc``: how well the mask head ranks changed above unchanged
+          entries (0.5: chance);
+        - ``feature_mse``: the feature head's reconstruction error; ``copy_mse``: returning the corrupted input as it
+          is; ``mean_mse``: predicting every feature's mean.
+
+        Usable as a ``monitor`` during :meth:`fit` (``monitor=lambda m, epoch: m.pretext_check(X_val)``).
+        Introduced in chapter *VIME*.
+        """
+        check_is_fitted(self, "encoder_")
+        features = as_feature_matrix(X, n_features=self.n_features_in_, fitted="pretrained")
+        device = next(self.encoder_.parameters()).device
+        x = torch.as_tensor(features, device=device)
+        x_tilde, changed = vime_corrupt(x, x, self.p_m, torch.Generator(device=device).manual_seed(seed))
+        h = forward_in_batches(self.encoder_, x_tilde)
+        mask_prob = torch.sigmoid(forward_in_batches(self.modules_["mask"], h))
+        x_hat = forward_in_batches(self.modules_["feature"], h)
+        rate = changed.mean().item()
+        labels = changed.cpu().numpy().ravel()
+        auc = roc_auc_score(labels, mask_prob.cpu().numpy().ravel()) if 0 < labels.sum() < labels.size else math.nan
+        return {
+            "changed_rate": rate,
+            "mask_accuracy": ((mask_prob > 0.5).to(x.dtype) == changed).float().mean().item(),
+            "trivial_mask_accuracy": 1.0 - rate,
+            "mask_auc": float(auc),
+            "feature_mse": F.mse_loss(x_hat, x).item(),
+            "copy_mse": F.mse_loss(x_tilde, x).item(),
+            "mean_mse": F.mse_loss(x.mean(0, keepdim=True).expand_as(x), x).item(),
+        }
 
 
 class VIMESemi(ClassifierMixin, BaseEstimator):
