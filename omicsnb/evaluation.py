@@ -4,7 +4,8 @@ Every representation in the book is judged the same way: how well a classifier t
 predicts held-out samples (:func:`label_fraction_sweep`, :func:`summarise_sweep`, :func:`area_under_label_curve`), and
 how well the unsupervised structure of an embedding matches the known classes (:func:`cluster_agreement`).
 The self-supervised chapters add the gap between two curves (:func:`aupc`), the labels a model needs to reach a
-target (:func:`labels_to_reach`) and the dimensional-collapse spectrum (:func:`embedding_spectrum`).
+target (:func:`labels_to_reach`) and the dimensional-collapse spectrum (:func:`embedding_spectrum`); the transfer
+chapter measures how strongly cohorts or batches show in the data (:func:`group_effect`).
 Introduced in chapters 1, *Data and exploration*, and 2, *Supervised baseline*.
 """
 
@@ -456,6 +457,57 @@ def explained_variance_curve(X, n_components: int = 10, seed: int = 0) -> pd.Dat
     return pd.DataFrame(
         {"component": np.arange(1, n_components + 1), "explained_variance_ratio": ratio, "cumulative": np.cumsum(ratio)}
     )
+
+
+def group_effect(X, groups, *, n_components: int = 10, n_neighbors: int = 15, folds: int = 5,
+                 seed: int = 0) -> dict[str, float]:
+    """How strongly a technical grouping (cohorts, batches) shows in the data, to compare before and after a correction.
+
+    Both numbers are read on the top ``n_components`` principal components of ``X``:
+
+    - ``variance_share``: the share of their variance that the group means explain (each component's R^2 on the
+      groups, weighted by its variance). 0 when every group has the same mean on every component; 1 when the
+      components do nothing but separate the groups.
+    - ``knn_accuracy``: the cross-validated (``folds`` stratified folds) balanced accuracy of a k-nearest-neighbour
+      classifier that predicts the group from the components; ``chance`` is 1 / the number of groups. It also sees
+      differences of spread and shape that leave the means equal. (A linear classifier would mislead here: after each
+      group is centred exactly, the held-out fold's mean sits opposite the training folds', and accuracy drops
+      *below* chance.)
+
+    Introduced in chapter *Transfer across cohorts*.
+
+    Returns
+    -------
+    dict
+        ``{"variance_share", "knn_accuracy", "chance"}``.
+    """
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    A = as_feature_matrix(X, name="X", dtype=np.float64)
+    g = as_label_vector(groups, len(A), name="groups").astype(str)
+    check_int("n_components", n_components, 1, min(A.shape))
+    check_int("n_neighbors", n_neighbors, 1)
+    check_int("folds", folds, 2)
+    sizes = pd.Series(g).value_counts()
+    if len(sizes) < 2:
+        raise OmicsInputError("groups has a single group; pass labels of at least two cohorts or batches")
+    if sizes.min() < folds:
+        raise OmicsInputError(f"group {sizes.idxmin()!r} has {sizes.min()} samples, fewer than folds={folds}; "
+                              "lower folds or merge small groups")
+    pca = PCA(n_components=n_components, random_state=seed)
+    scores = pca.fit_transform(A)
+    means = pd.DataFrame(scores).groupby(g).transform("mean").to_numpy()
+    total = ((scores - scores.mean(axis=0)) ** 2).sum(axis=0)
+    r2 = 1.0 - ((scores - means) ** 2).sum(axis=0) / np.maximum(total, np.finfo(float).tiny)
+    weights = pca.explained_variance_
+    if n_neighbors > len(A) - -(-len(A) // folds):
+        raise OmicsInputError(f"n_neighbors={n_neighbors} exceeds the training samples of a fold; pass a smaller value")
+    knn = KNeighborsClassifier(n_neighbors=n_neighbors)
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    accuracy = cross_val_score(knn, scores, g, cv=cv, scoring="balanced_accuracy")
+    return {"variance_share": float(np.dot(r2, weights) / weights.sum()), "knn_accuracy": float(accuracy.mean()),
+            "chance": 1.0 / len(sizes)}
 
 
 def check_int(name: str, value, low: int | None = None, high: int | None = None) -> None:

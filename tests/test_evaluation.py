@@ -22,6 +22,7 @@ from omicsnb.evaluation import (
     classification_metrics,
     cluster_agreement,
     explained_variance_curve,
+    group_effect,
     label_fraction_sweep,
     summarise_sweep,
 )
@@ -365,3 +366,37 @@ def test_effective_rank_counts_equal_dimensions_and_sees_decay():
     assert effective_rank(embedding_spectrum(rng.standard_normal((4000, 10)))) > 9.5
     with pytest.raises(OmicsInputError, match="not all zero"):
         effective_rank(np.zeros(3))
+
+
+def test_group_effect_sees_a_shift_and_not_its_absence():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(200, 20))
+    groups = np.repeat(["target", "source"], 100)
+    shifted = X.copy()
+    shifted[groups == "source"] += rng.normal(size=20) * 2.0
+    strong, none = group_effect(shifted, groups, seed=0), group_effect(X, groups, seed=0)
+    assert strong["chance"] == none["chance"] == 0.5
+    assert strong["variance_share"] > 0.3 and strong["knn_accuracy"] > 0.95
+    assert group_effect(shifted, groups, n_components=1)["variance_share"] > 0.9  # the shift is the top component
+    assert none["variance_share"] < 0.05 and abs(none["knn_accuracy"] - 0.5) < 0.15
+    # exactly centred groups: no variance explained; the k-NN still sees a difference of spread
+    spread = X.copy()
+    spread[groups == "source"] *= 4.0
+    spread -= pd.DataFrame(spread).groupby(groups).transform("mean").to_numpy()
+    centred = group_effect(spread, groups, n_components=5)
+    assert centred["variance_share"] < 1e-12 and centred["knn_accuracy"] > 0.65
+    assert group_effect(shifted, groups, seed=0) == strong  # deterministic
+
+
+def test_group_effect_bad_input():
+    X, groups = np.zeros((12, 4)), np.repeat(["a", "b"], 6)
+    with pytest.raises(OmicsInputError, match="single group"):
+        group_effect(X, np.repeat("a", 12), n_components=2)
+    with pytest.raises(OmicsInputError, match="fewer than folds=5"):
+        group_effect(X, np.r_[np.repeat("a", 9), np.repeat("b", 3)], n_components=2)
+    with pytest.raises(OmicsInputError, match="n_components"):
+        group_effect(X, groups, n_components=10)
+    with pytest.raises(OmicsInputError, match="n_neighbors=15 exceeds"):
+        group_effect(X + np.arange(48).reshape(12, 4) ** 0.5, groups, n_components=2)
+    with pytest.raises(OmicsInputError, match="one label per sample"):
+        group_effect(X, groups[:5], n_components=2)

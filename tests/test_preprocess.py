@@ -13,6 +13,7 @@ from omicsnb.data.preprocess import (
     log_transform,
     select_variable_genes,
     standardize,
+    standardize_per_group,
     stratified_split,
 )
 from omicsnb.errors import OmicsInputError
@@ -190,6 +191,36 @@ def test_standardize_checks_gene_agreement():
         fit_standardizer(train.iloc[:1])
     with pytest.raises(OmicsInputError, match="missing"):
         standardize(train.where(train > 0))
+
+
+def test_standardize_per_group_uses_each_groups_own_statistics():
+    rng = np.random.default_rng(4)
+    groups = np.repeat(["TCGA", "ARCHS4-b1", "ARCHS4-b2"], [30, 20, 25])
+    shift = {"TCGA": 0.0, "ARCHS4-b1": 5.0, "ARCHS4-b2": -3.0}
+    values = rng.normal(size=(75, 3)) * np.where(groups == "ARCHS4-b1", 3.0, 1.0)[:, None]
+    values += np.array([shift[g] for g in groups])[:, None]
+    X = pd.DataFrame(values, columns=["a", "b", "c"], index=[f"s{i}" for i in range(75)])
+    X.loc[groups == "ARCHS4-b2", "c"] = 2.0  # constant within one group: centred, not NaN
+    Z = standardize_per_group(X, pd.Series(groups))
+    assert isinstance(Z, pd.DataFrame) and Z.index.equals(X.index) and Z.columns.equals(X.columns)
+    for g in shift:
+        part = Z[groups == g]
+        np.testing.assert_allclose(part.mean(), 0, atol=1e-12)
+        expected = (X[groups == g] - X[groups == g].mean()) / X[groups == g].std(ddof=0).replace(0, 1)
+        np.testing.assert_allclose(part.to_numpy(), expected.to_numpy())
+    assert (Z.loc[groups == "ARCHS4-b2", "c"] == 0).all()
+    arrays = standardize_per_group(values.astype(np.float32), groups)
+    assert isinstance(arrays, np.ndarray) and arrays.dtype == np.float32
+
+
+def test_standardize_per_group_bad_input():
+    X = np.arange(12.0).reshape(6, 2)
+    with pytest.raises(OmicsInputError, match="groups has 5 labels but X has 6 samples"):
+        standardize_per_group(X, list("aabbc"))
+    with pytest.raises(OmicsInputError, match="group 'c' has 1 sample"):
+        standardize_per_group(X, list("aabbbc"))
+    with pytest.raises(OmicsInputError, match="missing"):
+        standardize_per_group(X, ["a", "a", None, "b", "b", "b"])
 
 
 # ----------------------------------------------------------------------------------------------------------------------

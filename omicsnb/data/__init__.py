@@ -20,6 +20,7 @@ from omicsnb.data.preprocess import (
     log_transform,
     select_variable_genes,
     standardize,
+    standardize_per_group,
     stratified_split,
 )
 from omicsnb.data.simulate import Cohort, simulate_cohort
@@ -29,5 +30,5 @@ __all__ = [
     "filter_gene_sets", "fit_standardizer", "gene_set_coverage", "gene_sets_to_membership", "label_fraction_subset",
     "load_archs4", "load_expression", "load_gse7390", "load_or_simulate", "load_xena", "log_transform", "map_gene_ids",
     "prepare_classification", "read_gmt", "select_variable_genes", "simulate_cohort", "standardize",
-    "stratified_split", "strip_version", "write_gmt",
+    "standardize_per_group", "stratified_split", "strip_version", "write_gmt",
 ]

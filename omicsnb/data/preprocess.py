@@ -26,6 +26,7 @@ __all__ = [
     "select_variable_genes",
     "fit_standardizer",
     "standardize",
+    "standardize_per_group",
     "stratified_split",
     "label_fraction_subset",
 ]
@@ -280,6 +281,44 @@ def standardize(train: Matrix, *others: Matrix) -> tuple[StandardScaler, list[Ma
     transformed = [_transform(scaler, train, train, "train")]
     transformed += [_transform(scaler, X, train, f"others[{i}]") for i, X in enumerate(others)]
     return scaler, transformed
+
+
+def standardize_per_group(X: Matrix, groups) -> Matrix:
+    """Z-score every gene within each group (a cohort, a batch) with that group's own mean and standard deviation.
+
+    Introduced in chapter *Transfer across cohorts*. The simplest correction between cohorts: a location and a scale
+    per gene and group, as in ComBat but without its empirical-Bayes shrinkage. It removes whatever shifts or
+    rescales a gene in *every* sample of a group (a platform, a pipeline, a capture efficiency). It cannot remove
+    structure inside a group (batches inside a cohort corrected as one group stay apart), nor differences in the
+    correlation between genes. And it cannot tell a technical shift from a difference in what the groups contain:
+    when two cohorts mix the classes in different proportions, their means differ for biological reasons too, and
+    centring removes that as well, moving every class of one cohort by the mixture difference.
+
+    Parameters
+    ----------
+    X
+        Samples x genes, no NaN.
+    groups
+        One label per sample (array, list or Series); every group needs at least 2 samples.
+
+    Returns
+    -------
+    The corrected matrix, of the same kind as ``X`` (a DataFrame keeps index and columns). Each group has mean 0 and
+    unit variance per gene; a gene constant within a group is centred only (scale 1, as in :func:`fit_standardizer`).
+    """
+    values = _check_values(X, name="X")
+    labels = _as_labels(groups)
+    if len(labels) != values.shape[0]:
+        raise OmicsInputError(f"groups has {len(labels)} labels but X has {values.shape[0]} samples; pass one per sample")
+    sizes = pd.Series(labels).value_counts()
+    if sizes.min() < 2:
+        raise OmicsInputError(f"group {sizes.idxmin()!r} has 1 sample; z-scoring needs at least 2 per group "
+                              "(merge it with another group or drop it)")
+    out = np.empty(values.shape, dtype=np.result_type(values.dtype, np.float32))
+    for group in sizes.index:
+        rows = np.flatnonzero(labels == group)
+        out[rows] = StandardScaler().fit_transform(values[rows])
+    return _rewrap(X, out)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
