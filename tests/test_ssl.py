@@ -26,6 +26,18 @@ def test_monitor_adds_columns_without_changing_the_run(splits):
     assert np.array_equal(plain.transform(X), watched.transform(X))
 
 
+def test_monitor_can_fit_a_linear_probe(splits):
+    from omicsnb.models import MLPClassifier
+
+    def probe(model, epoch):
+        clf = MLPClassifier(encoder=model.encoder, freeze_encoder=True, max_epochs=2, progress=False)
+        clf.fit(splits.X_finetune, splits.y_finetune)
+        return {"probe_accuracy": float(np.mean(clf.predict(splits.X_test) == splits.y_test))}
+
+    history = SCARF(**FAST).fit(splits.X_pretrain[:120], monitor=probe).history_
+    assert history["probe_accuracy"].between(0, 1).all()
+
+
 @pytest.mark.parametrize("monitor, match", [
     ("not callable", "monitor must be a callable"),
     (lambda model, epoch: {"loss": 1.0}, "whose keys are not"),

@@ -105,8 +105,10 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
         """Pretrain on unlabelled ``X`` (samples x features, ndarray or DataFrame; ``y`` is ignored).
 
         ``monitor(model, epoch)``, if given, is called at the end of every epoch with the networks in evaluation mode
-        and gradients off (so it can call :meth:`transform`), and returns a dict of numbers that become extra columns
-        of ``history_`` -- e.g. a collapse diagnostic tracked during training. It does not change the training run.
+        (it can call :meth:`transform`, or fit a linear probe on ``model.encoder``; wrap direct forward passes in
+        ``torch.no_grad()``) and returns a dict of numbers that become extra columns of ``history_`` -- e.g. a collapse
+        diagnostic tracked during training. It does not change the training run: the CPU random state is restored
+        afterwards.
         """
         device = self._check_params()
         if monitor is not None and not callable(monitor):
@@ -169,11 +171,11 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
         return self
 
     def _monitor(self, monitor, epoch: int) -> dict[str, float]:
-        """The monitor's numbers for this epoch, computed in evaluation mode without gradients (see :meth:`fit`)."""
+        """The monitor's numbers for this epoch, computed in evaluation mode (see :meth:`fit`)."""
         if monitor is None:
             return {}
         self._set_train(False)
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):  # the monitor cannot shift the CPU random stream
+        with torch.random.fork_rng(devices=[]):  # the monitor cannot shift the CPU random stream
             values = monitor(self, epoch)
         self._set_train(True)
         reserved = {"epoch", "loss", *self.components, "val_loss"}
