@@ -103,6 +103,30 @@ def test_svd_records_convergence_and_is_deterministic():
     np.testing.assert_array_equal(out, IterativeSVDImputer(rank=4, tol=1e-3, max_iter=30).fit_transform(TRAIN, CORRUPT))
 
 
+def _exact_iterative_svd(train, corrupted, rank, tol=1e-6, max_iter=200):
+    """The textbook algorithm with exact truncated SVDs (numpy.linalg.svd), run to convergence."""
+    missing = np.isnan(corrupted)
+    stacked = np.vstack([train, np.where(missing, train.mean(axis=0), corrupted)])
+    where = np.zeros(stacked.shape, dtype=bool)
+    where[len(train):] = missing
+    for _ in range(max_iter):
+        centre = stacked.mean(axis=0)
+        U, s, Vt = np.linalg.svd(stacked - centre, full_matrices=False)
+        old = stacked[where]
+        stacked[where] = ((U[:, :rank] * s[:rank]) @ Vt[:rank] + centre)[where]
+        if np.linalg.norm(stacked[where] - old) < tol * np.linalg.norm(old):
+            break
+    return stacked[len(train):]
+
+
+def test_svd_warm_started_passes_reach_the_exact_fixed_point():
+    imp = IterativeSVDImputer(rank=4, tol=1e-7, max_iter=200).fit(TRAIN)
+    out = imp.transform(CORRUPT)
+    exact = _exact_iterative_svd(TRAIN, CORRUPT, rank=4)
+    np.testing.assert_allclose(out[MASK], exact[MASK], atol=1e-4)
+    assert np.abs(out[MASK] - TEST[MASK]).mean() < 0.6 * np.abs(TRAIN.mean(axis=0) - TEST)[MASK].mean()
+
+
 def test_imputer_input_errors(vae):
     train_nan = TRAIN.copy()
     train_nan[:, 3] = np.nan
