@@ -77,6 +77,16 @@ def test_shift_correction_moves_by_exactly_lambda_sigma(vae):
     assert one.shift_lambda == 0.0  # the per-call override does not stick
 
 
+def test_encode_returns_latent_mean_and_sd(vae):
+    mu, sd = vae.encode(TEST)
+    assert mu.shape == sd.shape == (60, 8) and (sd > 0).all()
+    np.testing.assert_allclose(mu[:5], vae.encode(TEST[:5])[0], atol=1e-6)
+    with pytest.raises(OmicsInputError, match="complete samples"):
+        vae.encode(CORRUPT)
+    with pytest.raises(OmicsInputError, match="not fitted"):
+        VAEImputer(**SMALL).encode(TEST)
+
+
 def test_select_shift_lambda_prefers_negative_shift(vae):
     best, table = select_shift_lambda(vae, TEST, lambdas=[-1.0, -0.5, -0.25, 0.0], seed=3)
     assert list(table.columns) == ["lambda", "rmse", "mae"] and len(table) == 4

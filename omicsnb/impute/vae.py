@@ -188,6 +188,33 @@ class VAEImputer(BaseImputer):
         self.history_ = pd.DataFrame(rows, columns=["epoch", "loss", "reconstruction", "kl"])
         self.sigma_ = torch.exp(0.5 * model.log_var_x.detach()).double().numpy()
 
+    # -- latent code ---------------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, X_complete) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of the encoder's latent distribution q(z | x) for complete samples.
+
+        With ``beta=0`` nothing keeps the standard deviation near the prior's 1, and a small one means little latent
+        noise during training; a deterministic autoencoder computes it but never uses it. Introduced in the
+        imputation chapter (Qiu et al., VAE imputation).
+
+        Returns
+        -------
+        mu, sd : arrays of shape (samples, latent).
+        """
+        if not hasattr(self, "model_"):
+            raise OmicsInputError("VAEImputer is not fitted; call fit(X_complete) first")
+        values = _values(X_complete, "X_complete").astype(np.float64)
+        if values.shape[1] != self.n_features_in_:
+            raise OmicsInputError(f"X_complete has {values.shape[1]} features but the imputer was fitted on "
+                                  f"{self.n_features_in_}; pass the same features in the same order")
+        if np.isnan(values).any():
+            raise OmicsInputError("X_complete has NaN values; encode complete samples (impute them first)")
+        Z = torch.as_tensor((values - self.scale_mean_) / self.scale_sd_, dtype=torch.float32)
+        parts = [self.model_.encode(Z[i:i + _CHUNK]) for i in range(0, len(Z), _CHUNK)]
+        mu = torch.cat([p[0] for p in parts]).double().numpy()
+        sd = torch.exp(0.5 * torch.cat([p[1] for p in parts])).double().numpy()
+        return mu, sd
+
     # -- imputation ----------------------------------------------------------------------------------------------------
     def transform(self, X_with_nan, *, shift_lambda: float | None = None):
         """Impute the NaN entries of ``X_with_nan`` (observed entries untouched).
