@@ -63,6 +63,15 @@ def test_clinical_concordance_is_one_for_the_truth_and_lower_for_noise():
                                extra_trials=2, progress=False)
     assert scored["cox_cindex"].notna().tolist() == [True, True, False] * 2
     assert (scored["grade_cindex"].dropna() < 1).all()  # a gene made constant counts as "no association"
+    # only the masked genes are compared: 8 wholly shuffled genes concord by chance, not at about 1 - 8/30
+    genes = np.zeros(TEST.shape, dtype=bool)
+    genes[:, :8] = True
+    shuffled = TEST.copy()
+    shuffled[:, :8] = np.random.default_rng(1).permuted(TEST[:, :8], axis=0)
+    masked_only, everything = scorer(TEST, shuffled, genes), scorer(TEST, shuffled)
+    assert masked_only["grade_cindex"] < 0.6 < 0.75 < everything["grade_cindex"], (masked_only, everything)
+    with pytest.raises(OmicsInputError, match="at least 2 genes"):
+        scorer(TEST, TEST, genes[:, :1] & False)
     with pytest.raises(OmicsInputError, match="together"):
         ClinicalConcordance(TEST, time=time)
     with pytest.raises(OmicsInputError, match="same test matrix"):

@@ -166,9 +166,11 @@ class ClinicalConcordance:
     (:func:`~omicsnb.impute.concordance.per_gene_grade_spearman`) and univariate Cox coefficient with
     (``time``, ``event``) (:func:`~omicsnb.impute.concordance.batched_univariate_cox`). Called on an imputed
     matrix, it recomputes both and returns their concordance indices with the truth
-    (:func:`~omicsnb.impute.concordance.concordance_index`). A gene that imputation made constant (mean imputation
-    of a wholly missing gene) has no association: its undefined coefficient counts as 0, not as a dropped gene
-    (dropping it would reward the imputer); genes constant in the *true* data are dropped.
+    (:func:`~omicsnb.impute.concordance.concordance_index`) over the genes with at least one masked entry: the
+    others keep their true coefficients and would only inflate the index. (The paper's random baseline of 0.500 for
+    wholly missing genes implies the same restriction.) A gene that imputation made constant (mean imputation of a
+    wholly missing gene) has no association: its undefined coefficient counts as 0, not as a dropped gene (dropping
+    it would reward the imputer); genes constant in the *true* data are dropped.
     Introduced in the imputation chapter (Qiu et al., VAE imputation).
 
     Parameters
@@ -199,14 +201,20 @@ class ClinicalConcordance:
         return out
 
     def __call__(self, X_true, X_imputed, mask=None) -> dict[str, float]:
-        """Concordance index of each association (``grade_cindex``, ``cox_cindex``) between imputed and true data."""
+        """Concordance index of each association (``grade_cindex``, ``cox_cindex``) between imputed and true data.
+
+        ``mask`` (True = was missing) restricts the comparison to the genes with a masked entry; None uses all genes.
+        """
         imputed = _values(X_imputed, "X_imputed").astype(np.float64)
         if imputed.shape != self._truth.shape:
             raise OmicsInputError(f"X_imputed has shape {imputed.shape} but the reference has {self._truth.shape}; "
                                   "pass the imputed version of the same test matrix")
+        genes = np.ones(imputed.shape[1], dtype=bool) if mask is None else np.asarray(mask, dtype=bool).any(axis=0)
+        if genes.shape != (imputed.shape[1],) or genes.sum() < 2:
+            raise OmicsInputError("mask must have the test matrix's shape and mask entries in at least 2 genes")
         out = {}
-        for key, coef in self._coefficients(imputed).items():
-            reference = self.reference_[key]
+        for key, coef in self._coefficients(imputed[:, genes]).items():
+            reference = self.reference_[key][genes]
             coef = np.where(np.isnan(coef) & np.isfinite(reference), 0.0, coef)
             out[f"{key}_cindex"] = concordance_index(reference, coef, dropna=True)
         return out
