@@ -1,7 +1,10 @@
-"""Tests for the shared pretraining loop, omicsnb.models.ssl.SSLPretrainer: the per-epoch monitor."""
+"""Tests for the shared pretraining loop, omicsnb.models.ssl.SSLPretrainer: fine-tuning modes and the monitor."""
 
 import numpy as np
 import pytest
+import torch
+
+from omicsnb.protocol import METHODS, make_pretrainer
 
 from omicsnb.errors import OmicsInputError
 from omicsnb.models import SCARF
@@ -46,3 +49,22 @@ def test_monitor_can_fit_a_linear_probe(splits):
 def test_bad_monitor(splits, monitor, match):
     with pytest.raises(OmicsInputError, match=match):
         SCARF(**FAST).fit(splits.X_pretrain[:60], monitor=monitor)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_frozen_finetuning_leaves_encoder_weights_unchanged(method, splits):
+    from omicsnb.models import MLPClassifier
+
+    small = {"projector_dims": (32, 16)} if method == "BYOL" else {}
+    pretrained = make_pretrainer(method, hidden=(32, 32), epochs=2, batch_size=64, progress=False, **small)
+    pretrained.fit(splits.X_pretrain[:200])
+    before = {k: v.clone() for k, v in pretrained.encoder.state_dict().items()}
+    frozen = MLPClassifier(encoder=pretrained.encoder, freeze_encoder=True, max_epochs=3, progress=False)
+    frozen.fit(splits.X_finetune, splits.y_finetune)
+    for k, v in frozen.model_.encoder.state_dict().items():  # weights and batch-norm statistics
+        assert torch.equal(v, before[k]), k
+    unfrozen = MLPClassifier(encoder=pretrained.encoder, max_epochs=3, progress=False)
+    unfrozen.fit(splits.X_finetune, splits.y_finetune)
+    assert not torch.equal(unfrozen.model_.encoder.layers[0].weight, before["layers.0.weight"])
+    for k, v in pretrained.encoder.state_dict().items():  # the pretrained model itself is never touched
+        assert torch.equal(v, before[k]), k
