@@ -312,7 +312,9 @@ def plot_error_bars(summary: pd.DataFrame, ax: Axes | None = None, *, title: str
     ax.set_xticks(range(len(groups)), [str(g) for g in groups], rotation=20 if len(groups) > 4 else 0,
                   ha="right" if len(groups) > 4 else "center")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.legend(frameon=False, ncol=min(len(bars), 3), fontsize=8)
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, top + 0.15 * (top - bottom))  # room for the legend above the bars
+    ax.legend(frameon=False, ncol=min(len(bars), 6), fontsize=8, loc="upper center")
     return ax
 
 
