@@ -161,7 +161,7 @@ def plot_explained_variance(
 ) -> Axes:
     """One line per dataset of (cumulative) explained variance against principal-component rank.
 
-    ``curves`` maps a name to the output of :func:`omicsnb.evaluation.explained_variance_curve`. Introduced in
+    ``curves`` maps a name to the output of :func:`omicsnb.evaluate.explained_variance_curve`. Introduced in
     chapter 1, *Data and exploration*.
     """
     if not curves:
@@ -188,7 +188,7 @@ def plot_label_curves(
 ) -> Axes:
     """Mean metric (line) +/- 1 standard deviation (band) against the number of labelled samples, one per model.
 
-    ``summary`` is the output of :func:`omicsnb.evaluation.summarise_sweep`; pass ``ylabel`` when it summarises
+    ``summary`` is the output of :func:`omicsnb.evaluate.summarise_sweep`; pass ``ylabel`` when it summarises
     another metric. Introduced in chapter 2, *Supervised baseline*.
     """
     needed = {"model", "n_train", "mean", "sd"}

@@ -15,7 +15,7 @@ import pandas as pd
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import label_fraction_sweep
+from omicsnb.evaluate import label_fraction_sweep
 from omicsnb.models.byol import BYOL
 from omicsnb.models.mlp import MLPClassifier
 from omicsnb.models.scarf import SCARF
@@ -69,7 +69,7 @@ def finetune_sweep(pretrained: Mapping[str, SSLPretrainer], X_finetune, y_finetu
     The baseline is the same architecture (``hidden``, ``dropout``, batch norm) trained from random weights, as in
     the seed. ``finetune`` holds the :class:`~omicsnb.models.mlp.MLPClassifier` settings (lr, batch_size,
     max_epochs, patience, val_fraction) used by every model. Runs share their labelled subsets across models (see
-    :func:`~omicsnb.evaluation.label_fraction_sweep`), so curves compare pairwise.
+    :func:`~omicsnb.evaluate.label_fraction_sweep`), so curves compare pairwise.
 
     Returns
     -------

@@ -20,7 +20,7 @@ from torch import nn
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import check_float, check_int
+from omicsnb.evaluate import check_float, check_int
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy"]
 LOSSES = ("cross_entropy", "mse")

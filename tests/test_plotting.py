@@ -14,7 +14,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from omicsnb.errors import OmicsInputError  # noqa: E402
-from omicsnb.evaluation import explained_variance_curve  # noqa: E402
+from omicsnb.evaluate import explained_variance_curve  # noqa: E402
 from omicsnb.plotting import (  # noqa: E402
     BOOK_PALETTE,
     category_colors,

@@ -25,7 +25,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import check_float, check_int
+from omicsnb.evaluate import check_float, check_int
 
 TRAIT_MEAN, TRAIT_SD = 250.0, 60.0
 

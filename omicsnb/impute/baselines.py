@@ -24,7 +24,7 @@ from sklearn.impute import KNNImputer as _SklearnKNN
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import check_float, check_int
+from omicsnb.evaluate import check_float, check_int
 
 __all__ = ["BaseImputer", "MeanImputer", "KNNImputer", "IterativeSVDImputer", "RandomImputer"]
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from omicsnb.data.simulate import simulate_cohort
-from omicsnb.evaluation import check_int
+from omicsnb.evaluate import check_int
 from omicsnb.impute.baselines import IterativeSVDImputer, KNNImputer, MeanImputer
 from omicsnb.impute.concordance import batched_univariate_cox, rmse_mae
 from omicsnb.impute.missing import simulate_missing

@@ -26,7 +26,7 @@ from scipy import stats
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import check_float, check_int
+from omicsnb.evaluate import check_float, check_int
 from omicsnb.impute.baselines import RandomImputer, _values
 
 __all__ = ["rmse_mae", "per_gene_grade_spearman", "batched_univariate_cox", "concordance_index",

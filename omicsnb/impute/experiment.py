@@ -23,7 +23,7 @@ import pandas as pd
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import check_int
+from omicsnb.evaluate import check_int
 from omicsnb.impute.baselines import IterativeSVDImputer, _values
 from omicsnb.impute.concordance import (batched_univariate_cox, concordance_index, mean_ci, per_gene_grade_spearman,
                                         rmse_mae, wilcoxon_vs)

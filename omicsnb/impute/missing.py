@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import check_float, check_int
+from omicsnb.evaluate import check_float, check_int
 
 __all__ = ["SCENARIOS", "simulate_missing"]
 

@@ -50,7 +50,7 @@ from tqdm import tqdm  # text bars: work in terminals and notebooks without ipyw
 
 from omicsnb.data.preprocess import fit_standardizer
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import check_float, check_int
+from omicsnb.evaluate import check_float, check_int
 from omicsnb.impute.baselines import BaseImputer, _values
 from omicsnb.impute.concordance import rmse_mae
 from omicsnb.impute.missing import simulate_missing

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import check_float, check_int
+from omicsnb.evaluate import check_float, check_int
 from omicsnb.models.ssl import SSLPretrainer, projection_mlp
 from omicsnb.models.vime import vime_corrupt
 

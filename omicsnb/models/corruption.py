@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import check_float
+from omicsnb.evaluate import check_float
 
 
 def _check_shape(shape) -> tuple[int, int]:

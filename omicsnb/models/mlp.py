@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import as_feature_matrix, as_label_vector, check_float, check_int
+from omicsnb.evaluate import as_feature_matrix, as_label_vector, check_float, check_int
 from omicsnb.training import best_epoch, check_training_params, forward_in_batches, torch_seed, train_supervised
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh}

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import check_float
+from omicsnb.evaluate import check_float
 from omicsnb.models.corruption import corrupt, mask_exact_fraction
 from omicsnb.models.ssl import SSLPretrainer, projection_mlp
 

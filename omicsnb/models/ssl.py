@@ -25,7 +25,7 @@ from torch import nn
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import as_feature_matrix, check_float, check_int
+from omicsnb.evaluate import as_feature_matrix, check_float, check_int
 from omicsnb.models.mlp import MLP, Encoder
 from omicsnb.training import forward_in_batches, iterate_minibatches, torch_seed
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from omicsnb.evaluation import check_int
+from omicsnb.evaluate import check_int
 from omicsnb.models.byol import BYOL
 from omicsnb.models.mlp import Encoder
 from omicsnb.models.scarf import SCARF

@@ -30,7 +30,7 @@ from torch import nn
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import as_feature_matrix, as_label_vector, check_float, check_int
+from omicsnb.evaluate import as_feature_matrix, as_label_vector, check_float, check_int
 from omicsnb.models.corruption import corrupt, mask_bernoulli
 from omicsnb.models.mlp import MLP, Encoder, EncoderClassifier, stratified_validation_split
 from omicsnb.models.ssl import SSLPretrainer, as_device

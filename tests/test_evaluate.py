@@ -1,4 +1,4 @@
-"""Tests for omicsnb.evaluation: metrics, label-fraction sweeps, clustering agreement, explained variance."""
+"""Tests for omicsnb.evaluate: metrics, label-fraction sweeps, clustering agreement, explained variance."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestCentroid
 
 from omicsnb.errors import OmicsInputError
-from omicsnb.evaluation import (
+from omicsnb.evaluate import (
     SWEEP_COLUMNS,
     aupc,
     collapsed_dimensions,
@@ -345,7 +345,7 @@ def test_embedding_spectrum_counts_collapsed_dimensions():
 
 
 def test_normalised_spread_is_zero_for_a_collapse_and_about_one_over_sqrt_k_when_spread():
-    from omicsnb.evaluation import normalised_spread
+    from omicsnb.evaluate import normalised_spread
 
     rng = np.random.default_rng(0)
     direction = rng.normal(size=64)
