@@ -306,7 +306,7 @@ def plot_error_bars(summary: pd.DataFrame, ax: Axes | None = None, *, title: str
                 row = values.loc[(group, name)]
                 pos.append(i - 0.4 + (j + 0.5) * width)
                 mean.append(float(row["mean"]))
-                ci.append(float(row["ci"]) if pd.notna(row["ci"]) else 0.0)
+                ci.append(float(row["ci"]) if pd.notna(row["ci"]) else np.nan)  # NaN: matplotlib draws no whisker
         ax.bar(pos, mean, width=width * 0.95, yerr=ci, capsize=2, color=palette[name], label=str(name),
                error_kw={"elinewidth": 0.8})
     ax.set_xticks(range(len(groups)), [str(g) for g in groups], rotation=20 if len(groups) > 4 else 0,
