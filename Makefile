@@ -11,7 +11,7 @@ NBVAL_DIR := tests/nbval
 # quick-profile notebooks are executed and re-checked with one thread (the book itself uses every core).
 ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help setup book test unit nbval booktest regen-nbval bench clean
+.PHONY: help setup book test lint unit nbval booktest regen-nbval bench clean
 
 help:
 	@echo "make book         set up .venv, run every notebook at the book profile, build _build/html"
@@ -30,7 +30,10 @@ setup: $(STAMP)
 book: setup
 	$(BIN)/omicsnb build --profile book
 
-test: unit nbval booktest
+test: lint unit nbval booktest
+
+lint: setup
+	$(BIN)/ruff check omicsnb tests
 
 unit: setup
 	$(BIN)/python -m pytest tests -m "not slow" -q

@@ -16,14 +16,14 @@ Introduced in the book's front matter, *How to run this book*.
 from __future__ import annotations
 
 import json
-from importlib import import_module
 import subprocess
 import sys
 import tempfile
 import time
+from importlib import import_module
 from pathlib import Path
 
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 TARGETS_S = {
     "simulator": 120.0,

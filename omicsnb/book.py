@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 
 def glue(key: str, value, display: bool = False) -> None:

@@ -17,7 +17,7 @@ import sys
 import textwrap
 
 from omicsnb import runner
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 
 def _cmd_list(args) -> int:
@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(func=_cmd_build)
 
     bench = sub.add_parser("bench", help="measure speed and memory targets side by side")
-    bench.add_argument("target", nargs="?", default="all", help="simulator | notebooks | maketest | pretraining | imputation | cox | all (= simulator + notebooks)")
+    bench.add_argument("target", nargs="?", default="all",
+                       help="simulator | notebooks | maketest | pretraining | imputation | cox | all (= simulator + notebooks)")
     bench.add_argument("--profile", default="quick", help="profile for the notebooks benchmark (default: quick)")
     bench.set_defaults(func=_cmd_bench)
     return parser

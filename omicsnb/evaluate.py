@@ -11,12 +11,12 @@ Introduced in chapters 1, *Data and exploration*, and 2, *Supervised baseline*.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse
-from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import (
@@ -28,74 +28,11 @@ from sklearn.metrics import (
 )
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
-from omicsnb.errors import OmicsInputError, check_range
+from omicsnb.data.preprocess import label_fraction_subset
+from omicsnb.validation import OmicsInputError, as_feature_matrix, as_label_vector, check_float, check_int
 
 DEFAULT_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 SWEEP_COLUMNS = ["model", "fraction", "n_train", "repeat", "seed", "accuracy", "macro_f1", "balanced_accuracy"]
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Input checks shared by the estimators and the evaluation helpers
-# ---------------------------------------------------------------------------------------------------------------------
-def as_feature_matrix(X, *, name: str = "X", dtype=np.float32, n_features: int | None = None,
-                      fitted: str = "fitted") -> np.ndarray:
-    """Return ``X`` (ndarray or DataFrame, samples x features) as a finite 2-D float array, or raise.
-
-    Integers are accepted (they are converted exactly enough for float32); booleans, strings, objects, missing and
-    infinite values are rejected with :class:`~omicsnb.errors.OmicsInputError`. With ``n_features`` (what a model was
-    ``fitted`` on) a different number of columns is rejected too. Introduced in chapter 2, *Supervised baseline*.
-    """
-    if scipy.sparse.issparse(X):
-        raise OmicsInputError(f"{name} is a sparse matrix (not supported); pass a dense array ({name}.toarray())")
-    if isinstance(X, pd.DataFrame):
-        bad = [c for c, t in X.dtypes.items() if is_bool_dtype(t) or not is_numeric_dtype(t)]
-        if bad:
-            raise OmicsInputError(
-                f"{name} has non-numeric columns ({', '.join(map(str, bad[:3]))}{', ...' if len(bad) > 3 else ''}); "
-                "pass only numeric feature columns (e.g. X.select_dtypes('number'))"
-            )
-        array = X.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        array = np.asarray(X)
-        if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-            raise OmicsInputError(
-                f"{name} has dtype {array.dtype}, not a numeric type; pass a numeric array (e.g. X.astype(float))"
-            )
-    if array.ndim != 2:
-        raise OmicsInputError(f"{name} must be 2-D (samples x features) but has shape {array.shape}; reshape it")
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise OmicsInputError(f"{name} is empty (shape {array.shape}); pass at least one sample and one feature")
-    array = array.astype(dtype, copy=False)
-    if not np.isfinite(array).all():
-        n_bad = int((~np.isfinite(array)).sum())
-        raise OmicsInputError(
-            f"{name} contains {n_bad} NaN or infinite values (after conversion to {np.dtype(dtype).name}); "
-            "impute or drop them first"
-        )
-    if n_features is not None and array.shape[1] != n_features:
-        raise OmicsInputError(
-            f"{name} has {array.shape[1]} features but the model was {fitted} on {n_features}; "
-            "pass the same features (genes) used in fit"
-        )
-    return array
-
-
-def as_label_vector(y, n_samples: int, *, name: str = "y") -> np.ndarray:
-    """Return ``y`` as a 1-D array of ``n_samples`` non-missing labels, or raise.
-
-    Introduced in chapter 2, *Supervised baseline*.
-    """
-    labels = y.to_numpy() if isinstance(y, (pd.Series, pd.Index)) else np.asarray(y)
-    if labels.ndim != 1:
-        raise OmicsInputError(f"{name} must be 1-D but has shape {labels.shape}; pass a flat vector (np.ravel)")
-    if len(labels) != n_samples:
-        raise OmicsInputError(
-            f"{name} has {len(labels)} labels but X has {n_samples} samples; pass one label per sample (row of X)"
-        )
-    missing = pd.isna(labels)
-    if missing.any():
-        raise OmicsInputError(f"{name} has {int(missing.sum())} missing labels; drop those samples before fitting")
-    return labels
 
 
 def _take_rows(X, index: np.ndarray):
@@ -183,7 +120,7 @@ def label_fraction_sweep(
         One row per run: model, fraction, n_train, repeat, seed, accuracy, macro_f1, balanced_accuracy.
     """
     if subset_fn is None:
-        from omicsnb.data.preprocess import label_fraction_subset as subset_fn
+        subset_fn = label_fraction_subset
     if not callable(make_model):
         raise OmicsInputError("make_model must be a callable make_model(seed) -> estimator; wrap the model in a lambda")
     fractions = list(fractions)
@@ -510,16 +447,104 @@ def group_effect(X, groups, *, n_components: int = 10, n_neighbors: int = 15, fo
             "chance": 1.0 / len(sizes)}
 
 
-def check_int(name: str, value, low: int | None = None, high: int | None = None) -> None:
-    """Raise unless ``value`` is an integer (not bool) in ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise OmicsInputError(f"{name}={value!r} must be an integer; pass e.g. {name}={low if low is not None else 0}")
-    check_range(name, value, low, high)
+# ---------------------------------------------------------------------------------------------------------------------
+# Verdicts: every claim as an estimate, a 95% interval and one of three words
+# ---------------------------------------------------------------------------------------------------------------------
+VERDICTS = ("holds", "does not hold", "inconclusive")
+VERDICT_COLUMNS = ["claim", "source", "data", "estimate", "ci_low", "ci_high", "n", "threshold", "direction",
+                   "verdict", "method"]
+_DIRECTIONS = ("greater", "less", "within")
 
 
-def check_float(name: str, value, low=None, high=None, **open_bounds) -> None:
-    """Raise unless ``value`` is a real number (not bool) in the interval (see :func:`omicsnb.errors.check_range`)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or np.isnan(value):
-        example = low if low is not None else 0
-        raise OmicsInputError(f"{name}={value!r} must be a real number; pass a number such as {name}={example}")
-    check_range(name, value, low, high, **open_bounds)
+def mean_interval(values, *, method: str = "t", confidence: float = 0.95, n_boot: int = 10_000,
+                  seed: int = 0) -> tuple[float, float, float, int]:
+    """Mean of ``values`` and its ``confidence`` interval: ``(estimate, low, high, n)``.
+
+    ``method="t"`` uses Student's t (``scipy.stats.t``) on the standard error, the right choice for a handful of
+    paired repeats; ``"bootstrap"`` uses the percentile bootstrap (``scipy.stats.bootstrap``) for larger samples of
+    skewed differences. NaN entries are dropped. With one value the interval is infinite (nothing can be concluded).
+    """
+    from scipy import stats
+
+    check_float("confidence", confidence, 0.0, 1.0, low_open=True, high_open=True)
+    if method not in ("t", "bootstrap"):
+        raise OmicsInputError(f"method={method!r} is unknown; pass 't' or 'bootstrap'")
+    x = np.asarray(values, dtype=np.float64).ravel()
+    x = x[~np.isnan(x)]
+    n = len(x)
+    if n == 0:
+        raise OmicsInputError("no finite values to summarise; pass at least one number per repeat")
+    estimate = float(x.mean())
+    if n == 1:
+        return estimate, -math.inf, math.inf, 1
+    if np.ptp(x) == 0.0:  # identical repeats: the interval is the point
+        return estimate, estimate, estimate, n
+    if method == "t":
+        half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+        return estimate, estimate - half, estimate + half, n
+    boot = stats.bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_boot, method="percentile",
+                           random_state=np.random.default_rng(seed))
+    return estimate, float(boot.confidence_interval.low), float(boot.confidence_interval.high), n
+
+
+def verdict(values, *, claim: str, threshold: float = 0.0, direction: str = "greater", baseline=None,
+            source: str = "", data: str = "", method: str = "t", confidence: float = 0.95,
+            seed: int = 0) -> dict[str, Any]:
+    """Check one claim on repeated measurements: estimate, 95% interval, and *holds* / *does not hold* / *inconclusive*.
+
+    ``values`` are one number per repeat (an accuracy, an AUPC ...). With ``baseline`` (the same repeats of the
+    comparison, paired by position) the claim is about the paired differences ``values - baseline``.
+
+    - ``direction="greater"``: the claim is "the mean exceeds ``threshold``". It *holds* when the whole interval lies
+      above the threshold, *does not hold* when the whole interval lies at or below it, and is *inconclusive* when
+      the interval contains it.
+    - ``direction="less"``: the mirror image, "the mean is below ``threshold``".
+    - ``direction="within"``: an equivalence claim, "the mean lies within ``±threshold``" (say, "about equal"). It
+      *holds* when the whole interval lies inside the band, *does not hold* when the whole interval lies outside it,
+      and is *inconclusive* otherwise.
+
+    Returns a dict with the columns of :data:`VERDICT_COLUMNS`, ready for :func:`claims_table`.
+    """
+    if direction not in _DIRECTIONS:
+        raise OmicsInputError(f"direction={direction!r} is unknown; pass one of: {', '.join(_DIRECTIONS)}")
+    check_float("threshold", threshold)
+    if not isinstance(claim, str) or not claim.strip():
+        raise OmicsInputError("claim must be a non-empty sentence saying what is tested")
+    x = np.asarray(values, dtype=np.float64).ravel()
+    if baseline is not None:
+        b = np.asarray(baseline, dtype=np.float64).ravel()
+        if b.shape != x.shape:
+            raise OmicsInputError(
+                f"values has {x.size} repeats but baseline has {b.size}; pass paired repeats of equal length"
+            )
+        x = x - b
+    if direction == "within" and threshold <= 0:
+        raise OmicsInputError(f"threshold={threshold} must be > 0 for direction='within'; pass the equivalence margin")
+    estimate, low, high, n = mean_interval(x, method=method, confidence=confidence, seed=seed)
+    if direction == "greater":
+        word = VERDICTS[0] if low > threshold else VERDICTS[1] if high <= threshold else VERDICTS[2]
+    elif direction == "less":
+        word = VERDICTS[0] if high < threshold else VERDICTS[1] if low >= threshold else VERDICTS[2]
+    else:
+        inside = -threshold < low and high < threshold
+        outside = low >= threshold or high <= -threshold
+        word = VERDICTS[0] if inside else VERDICTS[1] if outside else VERDICTS[2]
+    label = f"{method} {confidence:.0%}" + (" paired" if baseline is not None else "")
+    return {"claim": claim.strip(), "source": source, "data": data, "estimate": estimate, "ci_low": low,
+            "ci_high": high, "n": n, "threshold": float(threshold), "direction": direction, "verdict": word,
+            "method": label}
+
+
+def claims_table(rows) -> pd.DataFrame:
+    """Collect :func:`verdict` dicts into the chapter's claims table (one row per claim, fixed column order)."""
+    rows = list(rows)
+    if not rows:
+        raise OmicsInputError("no claims to tabulate; pass the dicts returned by evaluate.verdict")
+    table = pd.DataFrame(rows)
+    missing = [c for c in VERDICT_COLUMNS if c not in table.columns]
+    if missing:
+        raise OmicsInputError(f"claims lack column(s) {missing}; build each row with evaluate.verdict")
+    bad = sorted(set(table["verdict"]) - set(VERDICTS))
+    if bad:
+        raise OmicsInputError(f"unknown verdict word(s) {bad}; use one of {VERDICTS}")
+    return table[VERDICT_COLUMNS + [c for c in table.columns if c not in VERDICT_COLUMNS]]

@@ -7,7 +7,7 @@ Introduced in chapter 1, *Data and exploration*.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 
 def _book_palette() -> list[str]:
@@ -319,7 +319,7 @@ def plot_error_bars(summary: pd.DataFrame, ax: Axes | None = None, *, title: str
 
 
 def check_figure(fig: Figure) -> Figure:
-    """Raise :class:`~omicsnb.errors.OmicsInputError` if a visible axes lacks a title, an x label or a y label.
+    """Raise :class:`~omicsnb.validation.OmicsInputError` if a visible axes lacks a title, an x label or a y label.
 
     Colour-bar axes are exempt. Returns ``fig`` so it can wrap a plotting call. Introduced in chapter 1,
     *Data and exploration*.

@@ -9,18 +9,18 @@ Introduced in chapter *How much does pretraining help?*.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
-from omicsnb.errors import OmicsInputError
 from omicsnb.evaluate import label_fraction_sweep
 from omicsnb.models.byol import BYOL
 from omicsnb.models.mlp import MLPClassifier
 from omicsnb.models.scarf import SCARF
 from omicsnb.models.ssl import SSLPretrainer
 from omicsnb.models.vime import VIMESelf
+from omicsnb.validation import OmicsInputError
 
 METHODS: dict[str, type[SSLPretrainer]] = {"VIME": VIMESelf, "SCARF": SCARF, "BYOL": BYOL}
 MODES = ("unfrozen", "frozen")

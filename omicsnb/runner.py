@@ -34,7 +34,7 @@ from typing import Any
 import nbformat
 import yaml
 
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-from typing import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
-from omicsnb.errors import OmicsInputError
-from omicsnb.evaluate import check_float, check_int
+from omicsnb.validation import OmicsInputError, check_float, check_int
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy"]
 LOSSES = ("cross_entropy", "mse")
@@ -199,7 +199,7 @@ def train_supervised(
 
 
 def check_training_params(lr, weight_decay, batch_size, max_epochs, patience, seed) -> None:
-    """Raise :class:`~omicsnb.errors.OmicsInputError` on an impossible optimisation setting.
+    """Raise :class:`~omicsnb.validation.OmicsInputError` on an impossible optimisation setting.
 
     Introduced in chapter 2, *Supervised baseline*.
     """
@@ -240,3 +240,182 @@ def _as_tensors(X, y, device, target_dtype=torch.long) -> tuple[torch.Tensor, to
 def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """A detached copy of the model's parameters and buffers."""
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The one training loop
+# ---------------------------------------------------------------------------------------------------------------------
+Step = Callable[[torch.Tensor, torch.Generator], Mapping[str, torch.Tensor]]
+
+
+@dataclass
+class LoopResult:
+    """What :func:`fit_loop` returns.
+
+    Attributes
+    ----------
+    history : pandas.DataFrame
+        One row per epoch: ``epoch`` (1-based), ``loss`` (mean training loss), one column per extra loss term the step
+        returned, then the columns of ``validate`` (``val_loss`` ...) and of ``on_epoch_end``.
+    best_epoch : int
+        The epoch whose weights the modules hold at the end (the last one without early stopping).
+    stopped_early : bool
+        Whether early stopping ended training before ``epochs``.
+    """
+
+    history: pd.DataFrame
+    best_epoch: int
+    stopped_early: bool
+
+
+def fit_loop(
+    step: Step,
+    modules: Sequence[nn.Module],
+    n_train: int,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    optimizer: torch.optim.Optimizer | None = None,
+    validate: Callable[[], Mapping[str, float]] | None = None,
+    patience: int | None = None,
+    after_step: Callable[[], None] | None = None,
+    on_epoch_end: Callable[[int], Mapping[str, float]] | None = None,
+    device: torch.device | str = "cpu",
+    desc: str = "training",
+    progress: bool = True,
+) -> LoopResult:
+    """Train ``modules`` by mini-batch gradient descent on the loss that ``step`` returns: the book's only loop.
+
+    Every model in the book -- the supervised MLP, the self-supervised pretrainers, VIME's semi-supervised stage, the
+    imputation VAE and the later chapters' models -- supplies a *step*, not a loop. A step receives the positions of
+    one mini-batch (a 1-D ``torch.long`` tensor into ``range(n_train)``) and a seeded ``torch.Generator`` on
+    ``device`` for its corruptions and noise, and returns a dict of scalar tensors with the total under ``"loss"``
+    and any named terms beside it (e.g. ``{"loss": l, "mask": l_m, "feature": l_f}``). The loop owns everything
+    else: seeding, shuffling, the optimiser, train/eval modes, progress, divergence checks, history, validation and
+    early stopping.
+
+    Parameters
+    ----------
+    step
+        ``step(batch_index, generator) -> {"loss": tensor, ...}``; called in training mode.
+    modules
+        The networks being trained. They are switched to ``train()`` for the steps and to ``eval()`` for
+        ``validate`` and ``on_epoch_end``; early stopping restores their state at the best epoch.
+    n_train
+        Number of training samples the batch positions index.
+    epochs, batch_size
+        Passes over the training samples, and samples per step. A last batch of one sample is dropped (batch norm
+        cannot normalise it); the order is reshuffled every epoch, so no sample is left out systematically.
+    lr, weight_decay
+        Adam's learning rate and L2 penalty, used when ``optimizer`` is None. Adam then optimises every parameter of
+        ``modules`` with ``requires_grad=True``.
+    seed
+        Seeds the batch order (CPU generator ``seed``), the step's generator (``seed + 1``) and torch's global
+        generator inside the loop (dropout); the caller's random state is restored afterwards.
+    optimizer
+        Any torch optimiser over the modules' parameters, for a model that needs its own (for example separate
+        parameter groups).
+    validate
+        Called once per epoch in evaluation mode under ``torch.no_grad()``; returns a dict of numbers that become
+        history columns. Early stopping reads its ``"val_loss"``.
+    patience
+        Stop once ``val_loss`` has not improved for this many epochs and restore the best epoch's weights. None: run
+        every epoch and keep the last weights.
+    after_step
+        Called after every optimiser step, with gradients off: an EMA update of a target network, a proximal
+        operator, a projection onto constraints.
+    on_epoch_end
+        ``on_epoch_end(epoch) -> dict`` called after validation in evaluation mode, with the CPU random stream
+        forked so that it cannot change training; its numbers become history columns (a monitor).
+    device
+        Where the step's generator lives.
+    desc, progress
+        Label and switch of the tqdm bar over epochs.
+
+    Returns
+    -------
+    LoopResult
+        History, best epoch, and whether training stopped early.
+    """
+    check_int("n_train", n_train, 1)
+    check_int("epochs", epochs, 1)
+    check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0)
+    if patience is not None:
+        check_int("patience", patience, 1)
+        if validate is None:
+            raise OmicsInputError("patience needs a validate callable returning 'val_loss'; pass validate= or patience=None")
+    modules = list(modules)
+    if optimizer is None:
+        check_float("lr", lr, 0.0, low_open=True)
+        check_float("weight_decay", weight_decay, 0.0)
+        params = [p for m in modules for p in m.parameters() if p.requires_grad]
+        if not params:
+            raise OmicsInputError("nothing to train: every parameter is frozen; unfreeze at least one layer")
+        fused = params[0].device.type in ("cpu", "cuda")  # the fused kernel is ~2x faster on CPU for small networks
+        optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused)
+    device = torch.device(device)
+    batches = torch.Generator().manual_seed(seed)
+    noise = torch.Generator(device=device).manual_seed(seed + 1)
+    drop_last = n_train > 1 and n_train % batch_size == 1
+
+    def set_mode(training: bool) -> None:
+        for module in modules:
+            module.train(training)
+
+    rows: list[dict[str, float]] = []
+    best_loss, best_state, best_at, waited, stopped = math.inf, None, 0, 0, False
+    bar = tqdm(total=epochs, desc=desc, unit="epoch", disable=not progress, leave=False)
+    with bar, torch_seed(seed):
+        for epoch in range(1, epochs + 1):
+            set_mode(True)
+            sums: dict[str, float] = {}
+            seen = 0
+            for idx in iterate_minibatches(n_train, batch_size, batches, drop_last=drop_last):
+                terms = step(idx, noise)
+                optimizer.zero_grad(set_to_none=True)
+                terms["loss"].backward()
+                optimizer.step()
+                if after_step is not None:
+                    with torch.no_grad():
+                        after_step()
+                for key, value in terms.items():
+                    sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(idx)
+                seen += len(idx)
+            row = {"epoch": epoch, **{key: value / seen for key, value in sums.items()}}
+            if not math.isfinite(row["loss"]):
+                raise OmicsInputError(
+                    f"{desc} diverged (loss {row['loss']} at epoch {epoch}); lower lr or standardise the inputs"
+                )
+            set_mode(False)
+            if validate is not None:
+                with torch.no_grad():
+                    row.update({str(k): float(v) for k, v in validate().items()})
+            if on_epoch_end is not None:
+                with torch.random.fork_rng(devices=[]):
+                    row.update({str(k): float(v) for k, v in on_epoch_end(epoch).items()})
+            rows.append(row)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k in ("loss", "val_loss")}, refresh=False)
+            bar.update()
+            if patience is None:
+                continue
+            val_loss = row.get("val_loss", math.nan)
+            if val_loss < best_loss:
+                best_loss, best_at, waited = val_loss, epoch, 0
+                best_state = [_copy_state(m) for m in modules]
+            else:
+                waited += 1
+                if waited >= patience:
+                    stopped = True
+                    break
+
+    if best_state is not None:
+        for module, state in zip(modules, best_state):
+            module.load_state_dict(state)
+    else:
+        best_at = len(rows)
+    set_mode(False)
+    return LoopResult(pd.DataFrame(rows), best_at, stopped)

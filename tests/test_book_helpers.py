@@ -10,7 +10,7 @@ import pytest
 
 from omicsnb import book
 from omicsnb.data import map_gene_ids
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 
 def test_record_writes_only_under_the_runner(tmp_path, monkeypatch):

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from omicsnb.errors import OmicsInputError
 from omicsnb.models.byol import BYOL, byol_loss, ema_update
+from omicsnb.validation import OmicsInputError
 
 FAST = dict(epochs=6, batch_size=64, lr=1e-3, projector_dims=(512, 64), progress=False)
 

@@ -7,9 +7,16 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from omicsnb.errors import OmicsInputError
-from omicsnb.impute.concordance import (batched_univariate_cox, concordance_index, mean_ci, per_gene_grade_spearman,
-                                        random_imputation, rmse_mae, wilcoxon_vs)
+from omicsnb.impute.concordance import (
+    batched_univariate_cox,
+    concordance_index,
+    mean_ci,
+    per_gene_grade_spearman,
+    random_imputation,
+    rmse_mae,
+    wilcoxon_vs,
+)
+from omicsnb.validation import OmicsInputError
 
 RNG = np.random.default_rng(0)
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from omicsnb.errors import OmicsInputError
 from omicsnb.models.corruption import corrupt, mask_bernoulli, mask_exact_fraction, n_corrupted
+from omicsnb.validation import OmicsInputError
 
 
 def gen(seed=0):

@@ -9,23 +9,23 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestCentroid
 
-from omicsnb.errors import OmicsInputError
 from omicsnb.evaluate import (
     SWEEP_COLUMNS,
+    area_under_label_curve,
+    as_feature_matrix,
     aupc,
+    classification_metrics,
+    cluster_agreement,
     collapsed_dimensions,
     effective_rank,
     embedding_spectrum,
-    labels_to_reach,
-    area_under_label_curve,
-    as_feature_matrix,
-    classification_metrics,
-    cluster_agreement,
     explained_variance_curve,
     group_effect,
     label_fraction_sweep,
+    labels_to_reach,
     summarise_sweep,
 )
+from omicsnb.validation import OmicsInputError
 
 
 def blobs(n_per_class=30, n_features=8, classes=("BRCA", "COAD", "LUAD", "SKCM"), shift=6.0, seed=0):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from omicsnb.data.genes import MappingReport, map_gene_ids, strip_version
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 
 # ----------------------------------------------------------------------------------------------------------------------

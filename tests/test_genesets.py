@@ -15,7 +15,7 @@ from omicsnb.data.genesets import (
     read_gmt,
     write_gmt,
 )
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 SETS = {
     "HALLMARK_P53_PATHWAY": ["TP53", "CDKN1A", "MDM2", "BAX"],

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from omicsnb.data.genotypes import simulate_genotypes
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 
 @pytest.fixture(scope="module")

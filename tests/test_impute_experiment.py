@@ -4,10 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from omicsnb.errors import OmicsInputError
 from omicsnb.impute import KNNImputer, MeanImputer, VAEImputer
-from omicsnb.impute.experiment import (ClinicalConcordance, evaluate_imputers, iteration_curve, select_svd_rank,
-                                       summarise_errors)
+from omicsnb.impute.experiment import (
+    ClinicalConcordance,
+    evaluate_imputers,
+    iteration_curve,
+    select_svd_rank,
+    summarise_errors,
+)
+from omicsnb.validation import OmicsInputError
 
 RNG = np.random.default_rng(0)
 _FACTORS = RNG.normal(size=(100, 3))

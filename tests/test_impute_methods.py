@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from omicsnb.errors import OmicsInputError
 from omicsnb.impute.baselines import IterativeSVDImputer, KNNImputer, MeanImputer, RandomImputer
 from omicsnb.impute.concordance import rmse_mae
 from omicsnb.impute.missing import simulate_missing
 from omicsnb.impute.vae import VAEImputer, select_shift_lambda
+from omicsnb.validation import OmicsInputError
 
 SMALL = dict(hidden=(64, 32), latent=8, lr=1e-3, batch_size=64, epochs=25, progress=False)
 

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from omicsnb.errors import OmicsInputError
 from omicsnb.impute.missing import simulate_missing
+from omicsnb.validation import OmicsInputError
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(40, 60))

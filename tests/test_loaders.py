@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from omicsnb.data.loaders import ExpressionData, load_archs4, load_expression, load_xena
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 GENES = ["TP53", "EGFR", "MYC", "GAPDH", "HLA-DRB1"]
 SAMPLES = [f"S{i}" for i in range(1, 7)]

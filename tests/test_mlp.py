@@ -12,7 +12,6 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import log_loss
 from torch import nn
 
-from omicsnb.errors import OmicsInputError
 from omicsnb.models.mlp import (
     MLP,
     Encoder,
@@ -23,6 +22,7 @@ from omicsnb.models.mlp import (
     stratified_validation_split,
 )
 from omicsnb.training import torch_seed, train_supervised
+from omicsnb.validation import OmicsInputError
 
 FAST = dict(hidden=(32, 16), max_epochs=60, patience=10, batch_size=32, progress=False)
 

@@ -13,7 +13,6 @@ import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from omicsnb.errors import OmicsInputError  # noqa: E402
 from omicsnb.evaluate import explained_variance_curve  # noqa: E402
 from omicsnb.plotting import (  # noqa: E402
     BOOK_PALETTE,
@@ -28,6 +27,7 @@ from omicsnb.plotting import (  # noqa: E402
     plot_training_history,
     use_style,
 )
+from omicsnb.validation import OmicsInputError  # noqa: E402
 
 LABELS = np.array(["LUAD", "BRCA", "BRCA", "COAD", "BRCA", "LUAD"])
 

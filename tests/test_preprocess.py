@@ -16,7 +16,7 @@ from omicsnb.data.preprocess import (
     standardize_per_group,
     stratified_split,
 )
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 
 @pytest.fixture

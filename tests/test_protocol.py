@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omicsnb.errors import OmicsInputError
 from omicsnb.protocol import BASELINE, METHODS, finetune_sweep, make_pretrainer, pretrain
+from omicsnb.validation import OmicsInputError
 
 TINY = {"hidden": (16, 16), "epochs": 2, "batch_size": 32, "val_fraction": 0.0}
 

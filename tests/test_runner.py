@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from omicsnb import cli, runner
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 PARAMS = 'n = 3  # how many items\nscale = 0.5  # a float factor\nname = "x"  # a label\nfail = False  # raise on purpose\n'
 BODY = (

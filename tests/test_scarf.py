@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from omicsnb.errors import OmicsInputError
 from omicsnb.models.scarf import SCARF, nt_xent
+from omicsnb.validation import OmicsInputError
 
 FAST = dict(epochs=6, batch_size=64, lr=1e-3, progress=False)
 

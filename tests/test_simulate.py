@@ -16,7 +16,7 @@ from omicsnb.data.simulate import (
     sample_nb_counts,
     simulate_cohort,
 )
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 SMALL = dict(n_samples=400, n_genes=3000, n_programmes=20, progress=False)
 

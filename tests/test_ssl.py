@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from omicsnb.protocol import METHODS, make_pretrainer
-
-from omicsnb.errors import OmicsInputError
 from omicsnb.models import SCARF
+from omicsnb.protocol import METHODS, make_pretrainer
+from omicsnb.validation import OmicsInputError
 
 FAST = dict(epochs=2, batch_size=32, lr=1e-3, head_dims=(32, 16), hidden=(32, 32), progress=False)
 

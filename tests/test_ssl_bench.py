@@ -2,8 +2,8 @@
 
 import pytest
 
-from omicsnb.errors import OmicsInputError
 from omicsnb.models.ssl_bench import TARGET_SAMPLES_PER_S, bench_pretraining
+from omicsnb.validation import OmicsInputError
 
 
 def test_bench_pretraining_reports_every_method_against_the_reference():

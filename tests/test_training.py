@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch import nn
 
-from omicsnb.errors import OmicsInputError
 from omicsnb.training import (
     best_epoch,
     forward_in_batches,
@@ -19,6 +18,7 @@ from omicsnb.training import (
     torch_seed,
     train_supervised,
 )
+from omicsnb.validation import OmicsInputError
 
 
 def toy_problem(n=120, p=6, seed=0):

@@ -5,7 +5,7 @@ import pytest
 
 from omicsnb.data.simulate import simulate_cohort
 from omicsnb.data.views import simulate_methylation
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 COHORT = simulate_cohort(240, 800, n_types=4, n_programmes=8, seed=3, progress=False)
 

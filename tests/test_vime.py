@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from omicsnb.errors import OmicsInputError
 from omicsnb.models.mlp import Encoder
 from omicsnb.models.vime import VIMESelf, VIMESemi, vime_corrupt
+from omicsnb.validation import OmicsInputError
 
 FAST = dict(epochs=6, batch_size=64, lr=1e-3, progress=False)
 

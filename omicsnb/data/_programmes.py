@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 #: The named programmes, in order; programme ``k`` (1-based) beyond these is called ``PROGRAMME_kk``.
 NAMED_PROGRAMMES: tuple[str, ...] = (

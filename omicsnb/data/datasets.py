@@ -22,7 +22,7 @@ from omicsnb.data.genes import map_gene_ids
 from omicsnb.data.loaders import load_expression
 from omicsnb.data.preprocess import cpm, log_transform, select_variable_genes, standardize, stratified_split
 from omicsnb.data.simulate import Cohort, simulate_cohort
-from omicsnb.errors import OmicsInputError
+from omicsnb.validation import OmicsInputError
 
 DATA_KINDS = ("counts", "log")
 

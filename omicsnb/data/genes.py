@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from omicsnb.data.loaders import _column_not_found, _read_any_table
 from omicsnb.data.preprocess import _numeric_values
-from omicsnb.errors import OmicsInputError
+from omicsnb.data.tables import _column_not_found, _read_any_table
+from omicsnb.validation import OmicsInputError
 
 __all__ = ["strip_version", "map_gene_ids", "MappingReport"]
 

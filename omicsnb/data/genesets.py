@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from omicsnb.data.loaders import _existing_file
-from omicsnb.errors import OmicsInputError
+from omicsnb.data.tables import _existing_file
+from omicsnb.validation import OmicsInputError
 
 __all__ = ["read_gmt", "write_gmt", "gene_set_coverage", "gene_sets_to_membership", "filter_gene_sets"]
 

@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from omicsnb.errors import OmicsInputError
-from omicsnb.evaluate import check_float, check_int
+from omicsnb.validation import OmicsInputError, check_float, check_int
 
 TRAIT_MEAN, TRAIT_SD = 250.0, 60.0
 

@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from omicsnb.errors import OmicsInputError, check_range
+from omicsnb.validation import OmicsInputError, check_range
 
 __all__ = [
     "log_transform",

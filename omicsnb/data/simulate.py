@@ -104,9 +104,9 @@ from __future__ import annotations
 import re
 import string
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -122,7 +122,7 @@ from omicsnb.data._programmes import (
     programme_names,
     type_table,
 )
-from omicsnb.errors import OmicsInputError, check_range
+from omicsnb.validation import OmicsInputError, check_range
 
 __all__ = [
     "Biology",
@@ -639,7 +639,7 @@ def _barcodes(rng: np.random.Generator, name: str, type_code: np.ndarray, batch_
 
 def _sample_cohort(bio: Biology, *, n_samples: int, normal_fraction: float, n_batches: int, batch_strength: float,
                    type_proportions, median_library_size: float, seed: int, name: str, progress: bool,
-                   params: dict) -> "Cohort":
+                   params: dict) -> Cohort:
     types = bio.types
     n_types, n_genes, n_programmes = len(types), len(bio.gene_ids), len(bio.programme_names)
     proportions = _resolve_proportions(type_proportions, types)
@@ -932,7 +932,7 @@ class Cohort:
     def new_cohort(self, n_samples: int, *, seed: int, batch_strength: float | None = None, n_batches: int = 1,
                    normal_fraction: float | None = None, type_proportions: Mapping[str, float] | Sequence[float] | None
                    = None, median_library_size: float | None = None, name: str | None = None,
-                   progress: bool = True) -> "Cohort":
+                   progress: bool = True) -> Cohort:
         """A second cohort from the **same** biology (genes, programmes, type profiles, clinical model), new samples.
 
         Use it for cross-cohort transfer: a new ``seed``, its own batch effect (``batch_strength``, default this

@@ -32,8 +32,7 @@ import numpy as np
 import pandas as pd
 
 from omicsnb.data.simulate import Cohort, draw_loadings, draw_membership, latent_signal, random_stream
-from omicsnb.errors import OmicsInputError
-from omicsnb.evaluate import check_float, check_int
+from omicsnb.validation import OmicsInputError, check_float, check_int
 
 __all__ = ["MethylationView", "simulate_methylation"]
 

@@ -12,10 +12,22 @@ Introduced in the imputation chapter (Qiu et al., VAE imputation of expression a
 """
 
 from omicsnb.impute.baselines import BaseImputer, IterativeSVDImputer, KNNImputer, MeanImputer, RandomImputer
-from omicsnb.impute.concordance import (batched_univariate_cox, concordance_index, mean_ci, per_gene_grade_spearman,
-                                        random_imputation, rmse_mae, wilcoxon_vs)
-from omicsnb.impute.experiment import (ClinicalConcordance, evaluate_imputers, iteration_curve, select_svd_rank,
-                                       summarise_errors)
+from omicsnb.impute.concordance import (
+                                        batched_univariate_cox,
+                                        concordance_index,
+                                        mean_ci,
+                                        per_gene_grade_spearman,
+                                        random_imputation,
+                                        rmse_mae,
+                                        wilcoxon_vs,
+)
+from omicsnb.impute.experiment import (
+                                        ClinicalConcordance,
+                                        evaluate_imputers,
+                                        iteration_curve,
+                                        select_svd_rank,
+                                        summarise_errors,
+)
 from omicsnb.impute.missing import SCENARIOS, simulate_missing
 from omicsnb.impute.vae import PAPER_HIDDEN, VAEImputer, select_shift_lambda
 

@@ -6,7 +6,7 @@ features. Shared guarantees:
 
 * observed entries come back bit-identical (only NaN cells are written; float32 input stays float32);
 * a DataFrame comes back as a DataFrame with the same index and columns;
-* bad input raises :class:`~omicsnb.errors.OmicsInputError`: non-numeric or infinite values, NaN in the training
+* bad input raises :class:`~omicsnb.validation.OmicsInputError`: non-numeric or infinite values, NaN in the training
   data (an entirely-NaN training column is named as such), a feature count differing from ``fit``, a new sample
   with no observed value at all, or ``transform`` before ``fit``.
 
@@ -23,8 +23,7 @@ import pandas as pd
 from sklearn.impute import KNNImputer as _SklearnKNN
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
-from omicsnb.errors import OmicsInputError
-from omicsnb.evaluate import check_float, check_int
+from omicsnb.validation import OmicsInputError, check_float, check_int
 
 __all__ = ["BaseImputer", "MeanImputer", "KNNImputer", "IterativeSVDImputer", "RandomImputer"]
 
@@ -62,7 +61,7 @@ class BaseImputer:
     n_features_in_: int
 
     # -- public API ----------------------------------------------------------------------------------------------------
-    def fit(self, X_complete) -> "BaseImputer":
+    def fit(self, X_complete) -> BaseImputer:
         """Learn from a complete training matrix (samples x features, no NaN)."""
         train = _values(X_complete, "X_complete").astype(np.float64, copy=False)
         nan = np.isnan(train)

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from omicsnb.data.simulate import simulate_cohort
-from omicsnb.evaluate import check_int
 from omicsnb.impute.baselines import IterativeSVDImputer, KNNImputer, MeanImputer
 from omicsnb.impute.concordance import batched_univariate_cox, rmse_mae
 from omicsnb.impute.missing import simulate_missing
 from omicsnb.impute.vae import PAPER_HIDDEN, VAEImputer
+from omicsnb.validation import check_int
 
 __all__ = ["bench_imputation", "bench_cox"]
 

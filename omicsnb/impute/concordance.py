@@ -25,9 +25,8 @@ from lifelines.utils import concordance_index as _lifelines_cindex
 from scipy import stats
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
-from omicsnb.errors import OmicsInputError
-from omicsnb.evaluate import check_float, check_int
 from omicsnb.impute.baselines import RandomImputer, _values
+from omicsnb.validation import OmicsInputError, check_float, check_int
 
 __all__ = ["rmse_mae", "per_gene_grade_spearman", "batched_univariate_cox", "concordance_index",
            "random_imputation", "wilcoxon_vs", "mean_ci"]
@@ -133,9 +132,9 @@ def _cox_terms(x: np.ndarray, beta: np.ndarray, first_at_risk: np.ndarray, death
         hess = hess - d @ (s2 / s0 - (s1 / s0) ** 2)
         return loglik, grad, hess
     d0, d1, d2 = deaths @ w, deaths @ wx, deaths @ wxx
-    for l in range(int(d.max())):
-        active = (l < d).astype(np.float64)[:, None]
-        frac = np.where(l < d, l / d, 0.0)[:, None]
+    for tie in range(int(d.max())):
+        active = (tie < d).astype(np.float64)[:, None]
+        frac = np.where(tie < d, tie / d, 0.0)[:, None]
         den = s0 - frac * d0
         m1 = (s1 - frac * d1) / den
         loglik = loglik - (active * np.log(den)).sum(axis=0)

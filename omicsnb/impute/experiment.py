@@ -16,19 +16,24 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
-from omicsnb.errors import OmicsInputError
-from omicsnb.evaluate import check_int
 from omicsnb.impute.baselines import IterativeSVDImputer, _values
-from omicsnb.impute.concordance import (batched_univariate_cox, concordance_index, mean_ci, per_gene_grade_spearman,
-                                        rmse_mae, wilcoxon_vs)
+from omicsnb.impute.concordance import (
+    batched_univariate_cox,
+    concordance_index,
+    mean_ci,
+    per_gene_grade_spearman,
+    rmse_mae,
+    wilcoxon_vs,
+)
 from omicsnb.impute.missing import simulate_missing
 from omicsnb.impute.vae import VAEImputer
+from omicsnb.validation import OmicsInputError, check_int
 
 __all__ = ["ClinicalConcordance", "evaluate_imputers", "iteration_curve", "select_svd_rank", "summarise_errors"]
 

@@ -40,8 +40,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from omicsnb.errors import OmicsInputError
-from omicsnb.evaluate import check_float, check_int
+from omicsnb.validation import OmicsInputError, check_float, check_int
 
 __all__ = ["SCENARIOS", "simulate_missing"]
 

@@ -40,7 +40,7 @@ Introduced in the imputation chapter (Qiu et al., VAE imputation of expression a
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -49,12 +49,11 @@ from torch import nn
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.data.preprocess import fit_standardizer
-from omicsnb.errors import OmicsInputError
-from omicsnb.evaluate import check_float, check_int
 from omicsnb.impute.baselines import BaseImputer, _values
 from omicsnb.impute.concordance import rmse_mae
 from omicsnb.impute.missing import simulate_missing
 from omicsnb.training import iterate_minibatches, torch_seed
+from omicsnb.validation import OmicsInputError, check_float, check_int
 
 __all__ = ["PAPER_HIDDEN", "VAEImputer", "select_shift_lambda"]
 

@@ -13,16 +13,15 @@ re-implementation of what it describes. Introduced in chapter *Self-supervised p
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from omicsnb.errors import OmicsInputError
-from omicsnb.evaluate import check_float, check_int
 from omicsnb.models.ssl import SSLPretrainer, projection_mlp
 from omicsnb.models.vime import vime_corrupt
+from omicsnb.validation import OmicsInputError, check_float, check_int
 
 
 @torch.no_grad()

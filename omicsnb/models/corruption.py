@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from omicsnb.errors import OmicsInputError
-from omicsnb.evaluate import check_float
+from omicsnb.validation import OmicsInputError, check_float
 
 
 def _check_shape(shape) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,9 +23,8 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from omicsnb.errors import OmicsInputError
-from omicsnb.evaluate import as_feature_matrix, as_label_vector, check_float, check_int
 from omicsnb.training import best_epoch, check_training_params, forward_in_batches, torch_seed, train_supervised
+from omicsnb.validation import OmicsInputError, as_feature_matrix, as_label_vector, check_float, check_int
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh}
 
@@ -85,7 +84,7 @@ class EncoderClassifier(nn.Module):
         if freeze_encoder:
             self.encoder.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "EncoderClassifier":
+    def train(self, mode: bool = True) -> EncoderClassifier:
         super().train(mode)
         if self.freeze_encoder:
             self.encoder.eval()
@@ -225,7 +224,7 @@ class MLPClassifier(ClassifierMixin, _NetworkEstimator):
     """
 
     # -- fitting ------------------------------------------------------------------------------------------------------
-    def fit(self, X, y) -> "MLPClassifier":
+    def fit(self, X, y) -> MLPClassifier:
         """Train on ``X`` (samples x features, ndarray or DataFrame) and labels ``y`` (any hashable values)."""
         device = self._check_params()
         features = as_feature_matrix(X)
@@ -290,7 +289,7 @@ class MLPRegressor(RegressorMixin, _NetworkEstimator):
 
     _loss = "mse"
 
-    def fit(self, X, y) -> "MLPRegressor":
+    def fit(self, X, y) -> MLPRegressor:
         """Train on ``X`` (samples x features, ndarray or DataFrame) and a numeric target ``y``."""
         device = self._check_params()
         features = as_feature_matrix(X)

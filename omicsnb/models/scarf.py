@@ -11,16 +11,15 @@ corrupts a fraction ``1 - c`` by mistake). Introduced in chapter *Self-supervise
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from omicsnb.errors import OmicsInputError
-from omicsnb.evaluate import check_float
 from omicsnb.models.corruption import corrupt, mask_exact_fraction
 from omicsnb.models.ssl import SSLPretrainer, projection_mlp
+from omicsnb.validation import OmicsInputError, check_float
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

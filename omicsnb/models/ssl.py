@@ -14,7 +14,7 @@ unchanged). Introduced in chapter *Self-supervised pretraining (VIME, SCARF, BYO
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,10 +24,9 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
-from omicsnb.errors import OmicsInputError
-from omicsnb.evaluate import as_feature_matrix, check_float, check_int
 from omicsnb.models.mlp import MLP, Encoder
 from omicsnb.training import forward_in_batches, iterate_minibatches, torch_seed
+from omicsnb.validation import OmicsInputError, as_feature_matrix, check_float, check_int
 
 
 class SSLPretrainer(TransformerMixin, BaseEstimator):
@@ -100,8 +99,8 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
         """Called after every optimiser step (BYOL's target update)."""
 
     # -- fitting -----------------------------------------------------------------------------------------------------
-    def fit(self, X, y=None, monitor: Callable[["SSLPretrainer", int], Mapping[str, float]] | None = None,
-            ) -> "SSLPretrainer":
+    def fit(self, X, y=None, monitor: Callable[[SSLPretrainer, int], Mapping[str, float]] | None = None,
+            ) -> SSLPretrainer:
         """Pretrain on unlabelled ``X`` (samples x features, ndarray or DataFrame; ``y`` is ignored).
 
         ``monitor(model, epoch)``, if given, is called at the end of every epoch with the networks in evaluation mode

@@ -16,12 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from omicsnb.evaluate import check_int
 from omicsnb.models.byol import BYOL
 from omicsnb.models.mlp import Encoder
 from omicsnb.models.scarf import SCARF
 from omicsnb.models.vime import VIMESelf
 from omicsnb.training import iterate_minibatches, torch_seed
+from omicsnb.validation import check_int
 
 TARGET_SAMPLES_PER_S = 7000
 METHODS = {"VIME": VIMESelf, "SCARF": SCARF, "BYOL": BYOL}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,12 +29,11 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
-from omicsnb.errors import OmicsInputError
-from omicsnb.evaluate import as_feature_matrix, as_label_vector, check_float, check_int
 from omicsnb.models.corruption import corrupt, mask_bernoulli
 from omicsnb.models.mlp import MLP, Encoder, EncoderClassifier, stratified_validation_split
 from omicsnb.models.ssl import SSLPretrainer, as_device
 from omicsnb.training import forward_in_batches, iterate_minibatches, torch_seed
+from omicsnb.validation import OmicsInputError, as_feature_matrix, as_label_vector, check_float, check_int
 
 CONSISTENCY = ("variance", "mse")
 
@@ -184,7 +183,7 @@ class VIMESemi(ClassifierMixin, BaseEstimator):
         self.device = device
         self.progress = progress
 
-    def fit(self, X_labeled, y, X_unlabeled) -> "VIMESemi":
+    def fit(self, X_labeled, y, X_unlabeled) -> VIMESemi:
         """Train on labelled ``(X_labeled, y)`` and unlabelled ``X_unlabeled`` (same features)."""
         device = self._check_params()
         features = as_feature_matrix(X_labeled, name="X_labeled")
