@@ -3,6 +3,14 @@
 Introduced in chapter 1, *Data and exploration*.
 """
 
+from omicsnb.data.contract import (
+    CONTRACT_DEFAULTS,
+    feasible_fractions,
+    fit_count,
+    fit_counts,
+    fit_split_sizes,
+    read_user_data,
+)
 from omicsnb.data.datasets import (
     ClassificationSplits,
     DataSource,
@@ -12,7 +20,14 @@ from omicsnb.data.datasets import (
 )
 from omicsnb.data.genes import MappingReport, map_gene_ids, strip_version
 from omicsnb.data.genesets import filter_gene_sets, gene_set_coverage, gene_sets_to_membership, read_gmt, write_gmt
-from omicsnb.data.loaders import ExpressionData, load_archs4, load_expression, load_gse7390, load_xena
+from omicsnb.data.loaders import (
+    ExpressionData,
+    load_archs4,
+    load_expression,
+    load_gse7390,
+    load_pbmc68k_reduced,
+    load_xena,
+)
 from omicsnb.data.preprocess import (
     cpm,
     fit_standardizer,
@@ -26,6 +41,8 @@ from omicsnb.data.preprocess import (
 from omicsnb.data.simulate import Cohort, simulate_cohort
 
 __all__ = [
+    "CONTRACT_DEFAULTS", "feasible_fractions", "fit_count", "fit_counts", "fit_split_sizes", "load_pbmc68k_reduced",
+    "read_user_data",
     "ClassificationSplits", "Cohort", "DataSource", "ExpressionData", "MappingReport", "class_signal_by_symbol", "cpm",
     "filter_gene_sets", "fit_standardizer", "gene_set_coverage", "gene_sets_to_membership", "label_fraction_subset",
     "load_archs4", "load_expression", "load_gse7390", "load_or_simulate", "load_xena", "log_transform", "map_gene_ids",

@@ -145,7 +145,8 @@ def _is_text_column(values: pd.Series) -> bool:
 _ENSEMBL_RE = re.compile(r"ENS[A-Z]*[GT]\d{6,}(\.\d+)?(_PAR_Y)?")
 _SAMPLE_RE = re.compile(
     r"(TCGA-[A-Z0-9]{2}-[A-Z0-9]{4}.*|GSM\d+|[SED]R[RSXP]\d+|SAM[NED][A-Z]?\d+"
-    r"|(sample|patient|case|cell|donor|subject|s|p)[-_. ]?\d+)",
+    r"|(sample|patient|case|cell|donor|subject|s|p)[-_. ]?\d+"
+    r"|[ACGTN]{8,}([-_.]\d+)?)",  # single-cell barcodes such as AAACCTGAGCATCATC-1
     re.IGNORECASE,
 )
 _SYMBOL_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*([-.@][A-Za-z0-9]+)*")
@@ -244,6 +245,7 @@ def load_expression(
     metadata_columns: Sequence[str] | None = None,
     sep: str | None = None,
     allow_nan: bool = False,
+    keep_text_columns: bool = False,
 ) -> ExpressionData:
     """Read an expression matrix (CSV, TSV, TXT, their ``.gz``, parquet or ``.h5ad``) with samples as rows.
 
@@ -274,6 +276,9 @@ def load_expression(
         Column separator for text files; overrides the one implied by the extension.
     allow_nan
         Accept missing expression values (they stay NaN); by default they raise.
+    keep_text_columns
+        With samples as rows, keep every further text (or boolean) column in ``meta`` as well, instead of refusing
+        it as non-numeric expression (the chapters' data contract does this).
 
     Returns
     -------
@@ -303,7 +308,8 @@ def load_expression(
         )
     kind, sep = _detect_format(path, sep)
     if kind == "h5ad":
-        return _load_h5ad(path, orientation, label_column, sample_id_column, metadata_columns, allow_nan)
+        return _load_h5ad(path, orientation, label_column, sample_id_column, metadata_columns, allow_nan,
+                          keep_obs=keep_text_columns)
 
     table = _read_table(path, kind, sep)
     source = path.name
@@ -352,12 +358,17 @@ def load_expression(
         return _finish(X, pd.DataFrame(index=X.index), label_column=None, metadata_columns=[], source=source,
                        allow_nan=allow_nan)
 
+    if keep_text_columns:
+        metadata_columns = metadata_columns + [
+            c for c in table.columns if c not in per_sample and c != id_column and _is_text_column(table[c])
+        ]
     keep = [c for c in (label_column, *metadata_columns) if c is not None]
     return _finish(table.drop(columns=keep), table.loc[:, keep], label_column=label_column,
                    metadata_columns=metadata_columns, source=source, allow_nan=allow_nan, id_origin=id_origin)
 
 
-def _load_h5ad(path: Path, orientation, label_column, sample_id_column, metadata_columns, allow_nan) -> ExpressionData:
+def _load_h5ad(path: Path, orientation, label_column, sample_id_column, metadata_columns, allow_nan,
+               keep_obs: bool = False) -> ExpressionData:
     """Read an AnnData file (cells/samples x genes); ``obs`` columns serve as label and metadata."""
     try:
         import anndata
@@ -368,8 +379,11 @@ def _load_h5ad(path: Path, orientation, label_column, sample_id_column, metadata
         ) from None
     if orientation == "genes_by_samples":
         raise OmicsInputError("an .h5ad file always stores samples (obs) as rows; drop orientation= for it")
-    adata = anndata.read_h5ad(path)
-    X = adata.to_df()
+    try:
+        adata = anndata.read_h5ad(path)
+        X = adata.to_df()
+    except Exception as error:  # h5py / anndata raise many types for a damaged or foreign file
+        raise OmicsInputError(f"could not read {path.name} as AnnData ({type(error).__name__}); check the file") from None
     obs = adata.obs
     for kind_name, name in (("sample ID column", sample_id_column), ("label column", label_column)):
         if name is not None and name not in obs.columns:
@@ -380,6 +394,10 @@ def _load_h5ad(path: Path, orientation, label_column, sample_id_column, metadata
     if sample_id_column is not None:
         X.index = pd.Index(obs[sample_id_column].to_numpy(), name=sample_id_column)
         obs = obs.set_axis(X.index, axis=0)
+    if keep_obs:
+        metadata_columns = metadata_columns + [
+            c for c in obs.columns if c not in (label_column, sample_id_column, *metadata_columns)
+        ]
     return _finish(X, obs, label_column=label_column, metadata_columns=metadata_columns, source=path.name,
                    allow_nan=allow_nan)
 
@@ -724,3 +742,49 @@ def load_gse7390() -> ExpressionData:
                          "time": outcome[names[1]].astype(np.float64), "event": outcome[names[0]].astype(bool)},
                         index=index)
     return ExpressionData(X=X, y=grade, meta=meta, source="GSE7390 (scikit-survival load_breast_cancer)")
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# pbmc68k_reduced (shipped with scanpy)
+# ----------------------------------------------------------------------------------------------------------------------
+def _scanpy_file(name: str) -> Path:
+    """The path of a data file that ships inside the scanpy package, found without importing scanpy."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("scanpy")
+    if spec is None or not spec.submodule_search_locations:
+        raise OmicsInputError("load_pbmc68k_reduced needs the scanpy package; run `pip install scanpy`")
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / name
+    if not path.is_file():
+        raise OmicsInputError(f"{name} is not in this scanpy installation ({path.parent}); reinstall scanpy")
+    return path
+
+
+def load_pbmc68k_reduced(*, values: str = "log") -> ExpressionData:
+    """scanpy's ``pbmc68k_reduced``: 700 blood cells x 765 genes with 10 cell types in ``bulk_labels``; no download.
+
+    Introduced in the book's *How to run this book* page, as the worked example of running the chapters on a real
+    matrix. The file ``scanpy/datasets/10x_pbmc68k_reduced.h5ad`` ships inside the scanpy package and is read with
+    anndata. ``values="log"`` (default) returns its ``raw`` layer, log-normalised expression (log1p of counts scaled
+    to a common depth; 0 to about 6.5); ``values="scaled"`` returns ``X`` as shipped, each gene centred and scaled on
+    the full data set (negative values included). ``y`` is ``bulk_labels`` (strings); ``meta`` holds the other
+    ``obs`` columns (``n_genes``, ``percent_mito``, ``n_counts``, ``S_score``, ``G2M_score``, ``phase``,
+    ``louvain``). The index is the cell barcode.
+    """
+    if values not in ("log", "scaled"):
+        raise OmicsInputError(f"values={values!r} is not known; pass 'log' or 'scaled'")
+    import warnings
+
+    import anndata
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # anndata's notes on the old file layout (obsp, uns) concern nothing used here
+        adata = anndata.read_h5ad(_scanpy_file("10x_pbmc68k_reduced.h5ad"))
+    layer = adata.raw if values == "log" else adata
+    matrix = layer.X.toarray() if hasattr(layer.X, "toarray") else np.asarray(layer.X)
+    index = pd.Index(adata.obs_names.astype(str), name="cell")
+    X = pd.DataFrame(matrix.astype(np.float64), index=index, columns=pd.Index(layer.var_names.astype(str)))
+    obs = adata.obs.set_axis(index, axis=0)
+    y = obs["bulk_labels"].astype(str).rename("bulk_labels")
+    meta = obs.drop(columns=["bulk_labels"])
+    return ExpressionData(X=X, y=y, meta=meta, source="pbmc68k_reduced (scanpy)")

@@ -58,11 +58,37 @@ def _detect_format(path: Path, sep: str | None) -> tuple[str, str | None]:
     )
 
 
-def _raw_header(path: Path, sep: str) -> list[str]:
+def _raw_header(path: Path, sep: str, encoding: str = "utf-8") -> list[str]:
     """The first line of a delimited text file, split exactly as written (pandas renames duplicated names)."""
     opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", newline="", encoding="utf-8") as handle:
-        return next(csv.reader(handle, delimiter=sep), [])
+    try:
+        with opener(path, "rt", newline="", encoding=encoding) as handle:
+            return next(csv.reader(handle, delimiter=sep), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+
+
+_OTHER_SEPARATORS = (",", "\t", ";", "|")
+
+
+def _read_text(path: Path, sep: str) -> tuple[pd.DataFrame, str, str]:
+    """``pd.read_csv`` with a fallback to latin-1 for files that are not UTF-8; returns (table, sep, encoding)."""
+    for encoding in ("utf-8", "latin-1"):
+        try:
+            table = pd.read_csv(path, sep=sep, low_memory=False, encoding=encoding)
+        except UnicodeDecodeError:
+            continue
+        if table.shape[1] == 1 and len(table.columns):
+            # One column: perhaps the file uses another separator than its extension implies (e.g. ';' in a .csv).
+            header = str(table.columns[0])
+            for other in _OTHER_SEPARATORS:
+                if other != sep and other in header:
+                    try:
+                        return pd.read_csv(path, sep=other, low_memory=False, encoding=encoding), other, encoding
+                    except (pd.errors.ParserError, UnicodeDecodeError):
+                        break
+        return table, sep, encoding
+    raise UnicodeDecodeError("utf-8", b"", 0, 1, "neither UTF-8 nor latin-1")
 
 
 def _read_table(path: Path, kind: str, sep: str | None) -> pd.DataFrame:
@@ -76,17 +102,20 @@ def _read_table(path: Path, kind: str, sep: str | None) -> pd.DataFrame:
             ) from None
         return table if isinstance(table.index, pd.RangeIndex) else table.reset_index()
     try:
-        table = pd.read_csv(path, sep=sep, low_memory=False)
+        table, sep, encoding = _read_text(path, sep)
     except pd.errors.EmptyDataError:
         raise OmicsInputError(f"{path.name} is empty; pass a file with a header line and one line per row") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+    except (pd.errors.ParserError, UnicodeDecodeError, csv.Error, OSError, EOFError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise OmicsInputError(f"could not parse {path.name} as {sep!r}-separated text ({first}); check sep=") from None
+        raise OmicsInputError(
+            f"could not parse {path.name} as {sep!r}-separated text ({first[:200]}); check the separator (.csv: "
+            "commas, .tsv/.txt: tabs) and that every line has as many fields as the header"
+        ) from None
     offset = 0
     if not isinstance(table.index, pd.RangeIndex):  # header one field short (R's write.table): first column = row names
         table = table.reset_index()
         offset = 1
-    header = _raw_header(path, sep)
+    header = _raw_header(path, sep, encoding)
     if len(set(header)) < len(header) and len(header) + offset == table.shape[1]:
         names = list(table.columns)
         for i, written in enumerate(header):
