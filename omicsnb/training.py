@@ -1,8 +1,8 @@
-"""Seeding, mini-batches and the supervised fine-tuning loop shared by every chapter.
+"""Seeding, mini-batches and :func:`fit_loop`, the one training loop every model of the book supplies a loss to.
 
-Chapter 2 trains its MLP baseline with :func:`train_supervised`; the self-supervised chapters reuse the same loop to
-fine-tune a pretrained encoder plus a linear head, and :func:`iterate_minibatches` in their pretraining loops.
-Introduced in chapter 2, *Supervised baseline*.
+Chapter 2 trains its MLP baseline with :func:`train_supervised`, a step (cross-entropy on a batch) plus a validation
+pass handed to :func:`fit_loop`; the self-supervised pretrainers, VIME's semi-supervised stage and the imputation VAE
+hand it their own losses. Introduced in chapter 2, *Supervised baseline*.
 """
 
 from __future__ import annotations
@@ -100,9 +100,10 @@ def train_supervised(
 ) -> tuple[dict[str, torch.Tensor], pd.DataFrame]:
     """Train ``model`` with Adam on cross-entropy (regression: squared error), early-stopping on validation loss.
 
-    After each epoch the validation loss and accuracy are computed in evaluation mode. Training stops once the
-    validation loss has not improved for ``patience`` epochs, and the weights of the best epoch are loaded back into
-    ``model``. Without a validation set (``X_val=None``) it runs all ``max_epochs`` and keeps the last weights.
+    A thin wrapper around :func:`fit_loop`: the step is the loss of one mini-batch, and after each epoch the validation
+    pass computes the loss and accuracy of the held-out samples in evaluation mode. Training stops once the validation
+    loss has not improved for ``patience`` epochs, and the weights of the best epoch are loaded back into ``model``.
+    Without a validation set (``X_val=None``) it runs all ``max_epochs`` and keeps the last weights.
     Only parameters with ``requires_grad=True`` are optimised, so a frozen encoder stays fixed.
     A final batch of a single sample is skipped each epoch (batch norm cannot normalise one sample); the shuffling
     changes every epoch, so no sample is left out systematically.
@@ -148,54 +149,23 @@ def train_supervised(
     if has_val:
         X_val, y_val = _as_tensors(X_val, y_val, device, target_dtype)
 
-    # the fused Adam kernel is ~2x faster than the default on CPU for these small networks
-    fused = device.type in ("cpu", "cuda")
-    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused)
-    batches = torch.Generator().manual_seed(seed)
-    n = len(X_train)
-    drop_last = n > 1 and n % batch_size == 1  # never train on a lone sample (batch norm would fail)
-    best_loss, best_state, waited, rows = math.inf, None, 0, []
+    def step(idx: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        idx = idx.to(device)
+        return {"loss": criterion(model(X_train[idx]), y_train[idx])}
 
-    bar = tqdm(total=max_epochs, desc="training", unit="epoch", disable=not progress, leave=False)
-    with bar, torch_seed(seed):
-        for epoch in range(1, max_epochs + 1):
-            model.train()
-            total, seen = 0.0, 0
-            for idx in iterate_minibatches(n, batch_size, batches, drop_last=drop_last):
-                batch_loss = criterion(model(X_train[idx]), y_train[idx])
-                optimizer.zero_grad(set_to_none=True)
-                batch_loss.backward()
-                optimizer.step()
-                total += batch_loss.item() * len(idx)
-                seen += len(idx)
-            train_loss = total / seen
-            if not math.isfinite(train_loss):
-                raise OmicsInputError(f"training diverged (loss {train_loss} at epoch {epoch}); lower lr or rescale X")
-            if not has_val:
-                rows.append((epoch, train_loss, math.nan, math.nan))
-                bar.set_postfix(train_loss=f"{train_loss:.3f}", refresh=False)
-                bar.update()
-                continue
+    def validate() -> dict[str, float]:
+        outputs = forward_in_batches(model, X_val)
+        accuracy = (outputs.argmax(1) == y_val).float().mean().item() if classify else math.nan
+        return {"val_loss": criterion(outputs, y_val).item(), "val_accuracy": accuracy}
 
-            outputs = forward_in_batches(model, X_val)
-            val_loss = criterion(outputs, y_val).item()
-            val_acc = (outputs.argmax(1) == y_val).float().mean().item() if classify else math.nan
-            rows.append((epoch, train_loss, val_loss, val_acc))
-            bar.set_postfix(train_loss=f"{train_loss:.3f}", val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}",
-                            refresh=False)
-            bar.update()
-            if val_loss < best_loss:
-                best_loss, best_state, waited = val_loss, _copy_state(model), 0
-            else:
-                waited += 1
-                if waited >= patience:
-                    break
-
-    if best_state is None:  # no validation data (or no finite validation loss): keep the last epoch
-        best_state = _copy_state(model)
-    model.load_state_dict(best_state)
-    model.eval()
-    return best_state, pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    result = fit_loop(
+        step, [model], len(X_train), epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        seed=seed, validate=validate if has_val else None, patience=patience if has_val else None, device=device,
+        progress=progress,
+    )
+    history = result.history.rename(columns={"loss": "train_loss"})
+    history = history.reindex(columns=HISTORY_COLUMNS).astype({"epoch": int})
+    return _copy_state(model), history
 
 
 def check_training_params(lr, weight_decay, batch_size, max_epochs, patience, seed) -> None:

@@ -1,10 +1,12 @@
-"""The pretraining loop shared by VIME, SCARF and BYOL: :class:`SSLPretrainer`.
+"""What VIME, SCARF and BYOL share: :class:`SSLPretrainer`.
 
 A self-supervised method in this book is an :class:`~omicsnb.models.mlp.Encoder` plus method-specific heads trained on
 unlabelled samples with a pretext loss. Everything else -- validation split, seeding, mini-batches, corruption
-generator, optimiser, history, progress bar, embeddings -- is identical and lives here once. A method only says
-which extra modules it needs (:meth:`SSLPretrainer._build`) and what its loss on a batch is
-(:meth:`SSLPretrainer._loss`); BYOL also updates its target network after each step (:meth:`SSLPretrainer._after_step`).
+generator, optimiser, history, progress bar, embeddings -- is identical: the split, the validation loss and the
+embeddings live here once, and the training itself is the book's one loop, :func:`~omicsnb.training.fit_loop`. A
+method only says which extra modules it needs (:meth:`SSLPretrainer._build`) and what its loss on a batch is
+(:meth:`SSLPretrainer._loss`); BYOL also updates its target network after each step (:meth:`SSLPretrainer._after_step`,
+the loop's ``after_step`` hook).
 
 After ``fit``, ``model.encoder`` is an ``Encoder`` ready for fine-tuning with
 ``MLPClassifier(encoder=model.encoder, freeze_encoder=...)`` (the classifier copies it; the pretrained model is left
@@ -17,15 +19,13 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
-from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.models.mlp import MLP, Encoder
-from omicsnb.training import forward_in_batches, iterate_minibatches, torch_seed
+from omicsnb.training import fit_loop, forward_in_batches, torch_seed
 from omicsnb.validation import OmicsInputError, as_feature_matrix, check_float, check_int
 
 
@@ -130,53 +130,28 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
         with torch_seed(self.seed):
             self.encoder_ = Encoder(d, self.hidden, self.dropout, self.batch_norm).to(device)
             self.modules_ = self._build(d).to(device)
-        params = [p for m in (self.encoder_, self.modules_) for p in m.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay,
-                                     fused=device.type in ("cpu", "cuda"))  # fused: ~2x faster on CPU
-        batches = torch.Generator().manual_seed(self.seed)
-        noise = torch.Generator(device=device).manual_seed(self.seed + 1)
-        n_train = len(X_train)
-        drop_last = n_train % self.batch_size == 1  # batch norm cannot normalise a lone sample
 
-        rows = []
-        bar = tqdm(total=self.epochs, desc=type(self).__name__, unit="epoch", disable=not self.progress, leave=False)
-        with bar, torch_seed(self.seed):
-            for epoch in range(1, self.epochs + 1):
-                self._set_train(True)
-                sums, seen = dict.fromkeys(("loss",) + self.components, 0.0), 0
-                for idx in iterate_minibatches(n_train, self.batch_size, batches, drop_last=drop_last):
-                    terms = self._loss(X_train[idx.to(device)], X_train, noise)
-                    optimizer.zero_grad(set_to_none=True)
-                    terms["loss"].backward()
-                    optimizer.step()
-                    self._after_step()
-                    for key in sums:
-                        sums[key] += terms[key].item() * len(idx)
-                    seen += len(idx)
-                means = {key: value / seen for key, value in sums.items()}
-                if not math.isfinite(means["loss"]):
-                    raise OmicsInputError(
-                        f"pretraining diverged (loss {means['loss']} at epoch {epoch}); lower lr or z-score X"
-                    )
-                val_loss = self._validation_loss(X_val, X_train)
-                rows.append({"epoch": epoch, **means, "val_loss": val_loss, **self._monitor(monitor, epoch)})
-                bar.set_postfix(loss=f"{means['loss']:.4f}", val_loss=f"{val_loss:.4f}", refresh=False)
-                bar.update()
+        def step(idx: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+            return self._loss(X_train[idx.to(device)], X_train, generator)
 
-        self._set_train(False)
-        extra = [key for key in rows[0] if key not in ("epoch", "loss", *self.components, "val_loss")]
-        self.history_ = pd.DataFrame(rows, columns=["epoch", "loss", *self.components, "val_loss", *extra])
+        result = fit_loop(
+            step, [self.encoder_, self.modules_], len(X_train), epochs=self.epochs, batch_size=self.batch_size,
+            lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
+            validate=lambda: {"val_loss": self._validation_loss(X_val, X_train)},
+            after_step=self._after_step,
+            on_epoch_end=None if monitor is None else lambda epoch: self._monitor(monitor, epoch),
+            device=device, desc=type(self).__name__, progress=self.progress,
+        )
+        history = result.history
+        extra = [key for key in history.columns if key not in ("epoch", "loss", *self.components, "val_loss")]
+        self.history_ = history[["epoch", "loss", *self.components, "val_loss", *extra]].astype({"epoch": int})
         self.validation_indices_ = val_idx
         return self
 
     def _monitor(self, monitor, epoch: int) -> dict[str, float]:
-        """The monitor's numbers for this epoch, computed in evaluation mode (see :meth:`fit`)."""
-        if monitor is None:
-            return {}
-        self._set_train(False)
-        with torch.random.fork_rng(devices=[]):  # the monitor cannot shift the CPU random stream
-            values = monitor(self, epoch)
-        self._set_train(True)
+        """The monitor's numbers for this epoch; :func:`~omicsnb.training.fit_loop` calls it in evaluation mode with
+        the CPU random stream forked, so it cannot change the training run."""
+        values = monitor(self, epoch)
         reserved = {"epoch", "loss", *self.components, "val_loss"}
         if not isinstance(values, Mapping) or reserved & set(values):
             raise OmicsInputError(
@@ -189,7 +164,6 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
         """Mean pretext loss on the held-out samples in evaluation mode, with corruptions fixed across epochs."""
         if len(X_val) < 2:  # a contrastive loss needs at least two samples
             return math.nan
-        self._set_train(False)
         generator = torch.Generator(device=X_val.device).manual_seed(self.seed + 2)
         total = 0.0
         for start in range(0, len(X_val), self.batch_size):
@@ -197,12 +171,7 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
             if len(batch) < 2:
                 break
             total += self._loss(batch, reference, generator)["loss"].item() * len(batch)
-        self._set_train(True)
         return total / (len(X_val) - (len(X_val) % self.batch_size == 1))
-
-    def _set_train(self, mode: bool) -> None:
-        self.encoder_.train(mode)
-        self.modules_.train(mode)
 
     # -- using the result --------------------------------------------------------------------------------------------
     @property

@@ -19,7 +19,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -27,12 +26,11 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
-from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.models.corruption import corrupt, mask_bernoulli
 from omicsnb.models.mlp import MLP, Encoder, EncoderClassifier, stratified_validation_split
 from omicsnb.models.ssl import SSLPretrainer, as_device
-from omicsnb.training import forward_in_batches, iterate_minibatches, torch_seed
+from omicsnb.training import fit_loop, forward_in_batches, torch_seed
 from omicsnb.validation import OmicsInputError, as_feature_matrix, as_label_vector, check_float, check_int
 
 CONSISTENCY = ("variance", "mse")
@@ -208,60 +206,31 @@ class VIMESemi(ClassifierMixin, BaseEstimator):
         y_va = torch.as_tensor(codes[val_idx], dtype=torch.long, device=device)
         X_u = torch.as_tensor(unlabeled, device=device)
 
-        params = [p for p in module.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay,
-                                     fused=device.type in ("cpu", "cuda"))  # fused: ~2x faster on CPU
-        batches = torch.Generator().manual_seed(self.seed)
-        noise = torch.Generator(device=device).manual_seed(self.seed + 1)
-        n = len(X_tr)
-        drop_last = n > 1 and n % self.batch_size == 1
-        best_loss, best_state, waited, rows = math.inf, None, 0, []
-        bar = tqdm(total=self.max_epochs, desc="VIMESemi", unit="epoch", disable=not self.progress, leave=False)
-        with bar, torch_seed(self.seed):
-            for epoch in range(1, self.max_epochs + 1):
-                module.train()
-                sums, seen = np.zeros(3), 0
-                for idx in iterate_minibatches(n, self.batch_size, batches, drop_last=drop_last):
-                    idx = idx.to(device)
-                    u_idx = torch.randint(len(X_u), (self.batch_size,), generator=noise, device=device)
-                    ce = F.cross_entropy(module(X_tr[idx]), y_tr[idx])
-                    cons = self._consistency(module, X_u[u_idx], X_u, noise)
-                    loss = ce + self.beta * cons
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    sums += np.array([loss.item(), ce.item(), cons.item()]) * len(idx)
-                    seen += len(idx)
-                loss, ce, cons = sums / seen
-                if not math.isfinite(loss):
-                    raise OmicsInputError(f"training diverged (loss {loss} at epoch {epoch}); lower lr or z-score X")
-                val_loss = val_acc = math.nan
-                if len(X_va):
-                    logits = forward_in_batches(module, X_va)
-                    val_loss = F.cross_entropy(logits, y_va).item()
-                    val_acc = (logits.argmax(1) == y_va).float().mean().item()
-                rows.append((epoch, loss, ce, cons, val_loss, val_acc))
-                bar.set_postfix(ce=f"{ce:.3f}", consistency=f"{cons:.4f}", val_loss=f"{val_loss:.3f}", refresh=False)
-                bar.update()
-                if len(X_va):
-                    if val_loss < best_loss:
-                        best_loss, waited = val_loss, 0
-                        best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-                    else:
-                        waited += 1
-                        if waited >= self.patience:
-                            break
-        if best_state is not None:
-            module.load_state_dict(best_state)
-        module.eval()
+        def step(idx: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+            idx = idx.to(device)
+            u_idx = torch.randint(len(X_u), (self.batch_size,), generator=generator, device=device)
+            ce = F.cross_entropy(module(X_tr[idx]), y_tr[idx])
+            consistency = self._consistency(module, X_u[u_idx], X_u, generator)
+            return {"loss": ce + self.beta * consistency, "cross_entropy": ce, "consistency": consistency}
+
+        def validate() -> dict[str, float]:
+            logits = forward_in_batches(module, X_va)
+            return {"val_loss": F.cross_entropy(logits, y_va).item(),
+                    "val_accuracy": (logits.argmax(1) == y_va).float().mean().item()}
+
+        has_val = len(X_va) > 0
+        result = fit_loop(
+            step, [module], len(X_tr), epochs=self.max_epochs, batch_size=self.batch_size, lr=self.lr,
+            weight_decay=self.weight_decay, seed=self.seed, validate=validate if has_val else None,
+            patience=self.patience if has_val else None, device=device, desc="VIMESemi", progress=self.progress,
+        )
         self.model_ = module
         self.classes_ = encoder_labels.classes_
         self.n_features_in_ = features.shape[1]
-        self.history_ = pd.DataFrame(
-            rows, columns=["epoch", "loss", "cross_entropy", "consistency", "val_loss", "val_accuracy"]
-        )
-        self.best_epoch_ = int(self.history_["epoch"].iloc[-1] if best_state is None
-                               else self.history_.loc[self.history_["val_loss"].idxmin(), "epoch"])
+        self.history_ = result.history.reindex(
+            columns=["epoch", "loss", "cross_entropy", "consistency", "val_loss", "val_accuracy"]
+        ).astype({"epoch": int})
+        self.best_epoch_ = result.best_epoch
         return self
 
     def _consistency(self, module: nn.Module, x_u: torch.Tensor, reference: torch.Tensor,
