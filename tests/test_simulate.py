@@ -378,3 +378,106 @@ def test_bad_method_arguments_raise(cohort, tmp_path):
         cohort.new_cohort(5, seed=1, progress=False)
     with pytest.raises(OmicsInputError, match="seed must be an integer"):
         cohort.new_cohort(100, seed=None, progress=False)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The non-linear class-signal regime
+# ----------------------------------------------------------------------------------------------------------------------
+NONLINEAR = dict(n_samples=1500, n_genes=1500, n_programmes=10, n_types=8, type_separation=0.0, progress=False,
+                 class_signal="nonlinear", class_signal_strength=1.5, seed=3)
+# counts checksum of SMALL at seed 0, taken from the simulator before the non-linear regime existed
+_LINEAR_PIN = (3895388413, 12841781762)
+
+
+@pytest.fixture(scope="module")
+def nonlinear() -> Cohort:
+    return simulate_cohort(**NONLINEAR)
+
+
+def test_default_regime_is_unchanged(cohort):
+    import zlib
+
+    assert (zlib.crc32(cohort.counts.tobytes()), int(cohort.counts.sum())) == _LINEAR_PIN
+    explicit = simulate_cohort(**SMALL, seed=0, class_signal="linear", class_signal_strength=3.0)
+    np.testing.assert_array_equal(explicit.counts, cohort.counts)
+    assert cohort.truth.class_signal_regime == "linear"
+    assert cohort.truth.class_activities.shape == (cohort.n_samples, 0)
+    assert cohort.truth.latent_features().equals(cohort.truth.activities)
+
+
+def test_nonlinear_is_deterministic_and_keeps_the_rest_of_the_biology(nonlinear):
+    again = simulate_cohort(**NONLINEAR)
+    np.testing.assert_array_equal(again.counts, nonlinear.counts)
+    linear = simulate_cohort(**{**NONLINEAR, "class_signal": "linear"})
+    pd.testing.assert_frame_equal(linear.truth.activities, nonlinear.truth.activities)
+    assert linear.truth.membership.equals(nonlinear.truth.membership)
+    assert not np.array_equal(linear.counts, nonlinear.counts)
+
+
+def test_class_factors_follow_the_documented_model(nonlinear):
+    truth = nonlinear.truth
+    h = truth.class_activities.to_numpy(float)
+    patterns = truth.class_patterns.to_numpy(float)
+    k = int(np.ceil(np.log2(8))) + 1
+    assert h.shape == (nonlinear.n_samples, k) and patterns.shape == (8, k)
+    assert set(np.unique(patterns)) == {-1.0, 1.0}
+    # distinct up to a global sign: no two types share an axis
+    canonical = {tuple(p * p[0]) for p in patterns}
+    assert len(canonical) == 8
+    state = nonlinear.latent.class_state.astype(float)
+    assert 0.4 < (state > 0).mean() < 0.6
+    types = nonlinear.latent.type_code
+    signal = 1.5 * state[:, None] * patterns[types]
+    residual = h - signal
+    assert abs(residual.mean()) < 0.02
+    assert residual.std() == pytest.approx(0.5, rel=0.05)
+    # the mirror states cancel: every type's mean class activity is near 0 (within 4 standard errors)
+    for t in range(8):
+        rows = h[types == t]
+        se = rows.std(axis=0, ddof=1) / np.sqrt(len(rows))
+        assert np.all(np.abs(rows.mean(axis=0)) < 4 * se + 1e-9)
+    # loadings: about 10% of genes per factor, small, both signs; those genes are flagged as class signal
+    loads = truth.class_loadings.to_numpy()
+    assert np.allclose((loads != 0).sum(axis=0), round(0.10 * nonlinear.n_genes))
+    assert 0.1 < np.abs(loads[loads != 0]).mean() < 0.2 and (loads < 0).any() and (loads > 0).any()
+    assert nonlinear.var["is_class_signal"].to_numpy()[(loads != 0).any(axis=1)].all()
+    assert truth.latent_features().shape[1] == 10 + k
+
+
+def test_logistic_regression_on_genes_is_far_below_a_nonlinear_oracle(nonlinear):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    y = nonlinear.obs["cancer_type"].astype(str).to_numpy()
+    train, test = np.arange(1000), np.arange(1000, 1500)
+    genes = StandardScaler().fit_transform(nonlinear.log_expression())
+    linear = LogisticRegression(C=0.1, max_iter=2000).fit(genes[train], y[train]).score(genes[test], y[test])
+    h = nonlinear.truth.class_activities.to_numpy()
+    iu = np.triu_indices(h.shape[1])
+    quadratic = np.hstack([nonlinear.truth.latent_features().to_numpy(), (h[:, :, None] * h[:, None, :])[:, iu[0], iu[1]]])
+    quadratic = StandardScaler().fit(quadratic[train]).transform(quadratic)
+    oracle = LogisticRegression(C=1.0, max_iter=3000).fit(quadratic[train], y[train]).score(quadratic[test], y[test])
+    assert oracle > 0.85
+    assert linear < oracle - 0.4
+    # the unlabelled data carry the structure: the class genes co-vary, so the top PCs line up with the factors
+    from sklearn.decomposition import PCA
+
+    pcs = PCA(n_components=10, random_state=0).fit_transform(genes)
+    r2 = [LogisticRegression().fit(pcs, h[:, j] > 0).score(pcs, h[:, j] > 0) for j in range(h.shape[1])]
+    assert min(r2) > 0.8
+
+
+def test_new_cohort_keeps_the_class_factors(nonlinear):
+    other = nonlinear.new_cohort(300, seed=9, progress=False)
+    assert other.truth.class_signal_regime == "nonlinear"
+    pd.testing.assert_frame_equal(other.truth.class_patterns, nonlinear.truth.class_patterns)
+    assert other.truth.class_activities.shape == (300, nonlinear.truth.class_activities.shape[1])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(class_signal="quadratic"), "class_signal='quadratic' is unknown"),
+    (dict(class_signal="nonlinear", class_signal_strength=-1.0), "class_signal_strength=-1.0 is out of range"),
+])
+def test_bad_class_signal_raises(kwargs, match):
+    with pytest.raises(OmicsInputError, match=re.escape(match)):
+        simulate_cohort(n_samples=200, n_genes=1500, n_programmes=10, progress=False, **kwargs)

@@ -78,6 +78,26 @@ One batch with :math:`s > 0` is a cohort-wide shift, visible against another coh
 type :math:`t` (:math:`\bar\mu` includes the subtype means), gene :math:`g` carries cancer-type signal when
 :math:`\max_t |E_{tg} - \mathrm{median}_{t'} E_{t'g}| \ge 0.5`: some type is at least 1.65-fold off the typical one.
 
+**Non-linear class signal** (``class_signal="nonlinear"``; the default ``"linear"`` draws none of this and gives
+exactly the cohort above). Everything above stays, and :math:`K = \lceil \log_2 T \rceil + 1` hidden *class
+factors* are added, each loaded on a share of ~10% of all genes (drawn at random, so they overlap the programmes
+and markers) with small loadings :math:`C_{gk} = \pm|N(0.15, 0.05^2)|` (half negative): every class gene moves by
+only a fraction of its noise, and the signal is spread over hundreds of genes. Each type gets a distinct sign
+pattern :math:`c_t \in \{-1, +1\}^K` (distinct up to a global sign) and each sample a random state
+:math:`s_i = \pm 1` (a type's two mirror-image states), with :math:`A` = ``class_signal_strength``:
+
+- class activity :math:`h_{ik} = A\,s_i\,c_{t(i)k} + 0.5\,\epsilon_{ik}`, added to the log expression as
+  :math:`\sum_k C_{gk} h_{ik}` (normals too: it is part of the tissue's identity).
+
+Every type's mean on every class gene is the same (zero), so no linear function of the genes separates the types
+through these factors; what does is the *axis* a sample lies on, i.e. the products :math:`h_{ik} h_{il}`. The
+factors are shared by all types, so unlabelled samples show them as strong co-expression of the class genes: an
+encoder that learns the co-expression without labels learns the coordinates the types are defined in. Lower
+``type_separation`` to weaken the linear signal (programme means and markers) next to it. Genes loaded on a class
+factor count as class-signal genes. ``truth.class_activities``, ``truth.class_patterns`` and
+``truth.class_loadings`` hold the truth; ``truth.latent_features()`` (programme and class activities) is what an
+oracle classifier sees.
+
 **Identifiers**: versioned Ensembl-like IDs (``ENSG00000123456.12``), unique upper-case symbols, and a messy symbol
 table (``gene_id_table``): ~1% of IDs missing, ~1% of IDs sharing another gene's symbol (many-to-one), ~2% lower-case,
 ~1% mixed-case and ~1% whitespace-padded symbols, plus ~5% rows for IDs not in the cohort, in shuffled order.
@@ -152,6 +172,8 @@ _LOW_GENE_FRACTION = 0.15
 _MARKER_FRACTION, _MAX_MARKERS_PER_UNIT, _MARKER_FOLD = 0.10, 80, (1.5, 4.0)
 _ACTIVITY_SD, _TYPE_MEAN_SD, _TYPE_USE = (0.3, 0.6), 0.4, (1.0, 2.0)
 _MODULE_LOADING = (0.5, 0.15)
+CLASS_SIGNALS = ("linear", "nonlinear")  #: the class-signal regimes of :func:`simulate_cohort`
+_CLASS_GENE_SHARE, _CLASS_LOADING, _CLASS_NOISE_SD = 0.10, (0.15, 0.05), 0.5
 _NAME_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")
 _GENE_SET_IDS = ("symbol", "gene_id", "ensembl_id")
 
@@ -244,6 +266,15 @@ class Biology:
     gene_id_table: pd.DataFrame
     id_issues: pd.DataFrame
     type_separation: float = 1.0
+    class_regime: str = "linear"  # 'linear' or 'nonlinear' (see the module docstring)
+    class_strength: float = 0.0  # A, the amplitude of the class factors (0 in the linear regime)
+    class_loadings: np.ndarray | None = None  # (G, K) float32; K = 0 in the linear regime
+    class_patterns: np.ndarray | None = None  # (T, K) +-1 sign pattern of each type
+
+    @property
+    def n_class_factors(self) -> int:
+        """K, the number of hidden class factors (0 in the linear regime)."""
+        return 0 if self.class_loadings is None else self.class_loadings.shape[1]
 
     @property
     def type_names(self) -> list[str]:
@@ -279,6 +310,8 @@ class LatentState:
     log_library_target: np.ndarray  # (n,) float64
     batch_gene_shift: np.ndarray  # (B, G) float32, log-scale shift of each batch
     batch_library_shift: np.ndarray  # (B,) log-scale library shift of each batch
+    class_activities: np.ndarray | None = None  # (n, K) float32 class-factor activities (K = 0: linear regime)
+    class_state: np.ndarray | None = None  # (n,) +-1 mirror state (all +1 in the linear regime)
 
 
 @dataclass(eq=False)
@@ -302,6 +335,9 @@ class SimulationTruth:
     grade_driver : programme driving histological grade; grade_cutpoints : its two cutpoints.
     batch_gene_shift : (genes x batches) log-scale shift; batch_library_shift : per batch.
     id_issues : which IDs the symbol table leaves unmapped, maps many-to-one, or spells messily.
+    class_signal_regime : ``'linear'`` or ``'nonlinear'``; class_signal_strength : the amplitude A.
+    class_activities : (samples x class factors) activities of the hidden class factors (no columns when linear).
+    class_patterns : (types x class factors) +-1 sign pattern of each type; class_loadings : (genes x factors).
     """
 
     activities: pd.DataFrame
@@ -322,6 +358,21 @@ class SimulationTruth:
     batch_gene_shift: pd.DataFrame
     batch_library_shift: pd.Series
     id_issues: pd.DataFrame = field(repr=False)
+    class_signal_regime: str = "linear"
+    class_signal_strength: float = 0.0
+    class_activities: pd.DataFrame | None = None
+    class_patterns: pd.DataFrame | None = None
+    class_loadings: pd.DataFrame | None = field(default=None, repr=False)
+
+    def latent_features(self) -> pd.DataFrame:
+        """Samples x (programmes + class factors): the true activities an oracle classifier may use.
+
+        In the linear regime these are the programme activities alone. Introduced in chapter *How much does
+        pretraining help?*.
+        """
+        if self.class_activities is None or self.class_activities.shape[1] == 0:
+            return self.activities.copy()
+        return pd.concat([self.activities, self.class_activities], axis=1)
 
 
 def _gene_ids(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -472,8 +523,26 @@ def _grade_cutpoints(types: pd.DataFrame, type_means: np.ndarray, subtype_type: 
     return centre, (float(cut[0]), float(cut[1]))
 
 
+def _class_factors(seed: int, n_genes: int, n_types: int) -> tuple[np.ndarray, np.ndarray]:
+    """(G, K) class-factor loadings and (T, K) sign patterns, distinct up to a global sign (non-linear regime)."""
+    rng = random_stream(seed, "biology", "class_factors")
+    k = int(np.ceil(np.log2(max(n_types, 2)))) + 1  # 2**(k-1) >= n_types patterns up to a global sign
+    per_factor = max(5, round(_CLASS_GENE_SHARE * n_genes))
+    loadings = np.zeros((n_genes, k), dtype=np.float32)
+    for j in range(k):
+        genes = rng.choice(n_genes, size=per_factor, replace=False)
+        sign = np.where(rng.random(per_factor) < 0.5, -1.0, 1.0)
+        loadings[genes, j] = sign * np.abs(rng.normal(*_CLASS_LOADING, size=per_factor))
+    # patterns with a leading +1 are one per mirror pair; take n_types of them at random
+    codes = rng.choice(2 ** (k - 1), size=n_types, replace=False)
+    bits = (codes[:, None] >> np.arange(k - 1)[None, :]) & 1
+    patterns = np.hstack([np.ones((n_types, 1)), 2.0 * bits - 1.0])
+    patterns *= np.where(rng.random((n_types, 1)) < 0.5, -1.0, 1.0)  # the mirror state labelled +1 is arbitrary
+    return loadings, patterns.astype(np.int8)
+
+
 def _build_biology(*, n_genes: int, n_types: int, n_programmes: int, n_modules: int, type_separation: float,
-                   seed: int) -> Biology:
+                   seed: int, class_regime: str = "linear", class_strength: float = 0.0) -> Biology:
     """Draw the shared world; each part from its own stream (see the module docstring for the model)."""
     rng_types = random_stream(seed, "biology", "types")
     types = type_table(n_types, rng_types)
@@ -557,6 +626,13 @@ def _build_biology(*, n_genes: int, n_types: int, n_programmes: int, n_modules: 
     )
     profiles = bio.expected_type_profiles()
     bio.class_signal = np.abs(profiles - np.median(profiles, axis=0)).max(axis=0) >= CLASS_SIGNAL_SHIFT
+    if class_regime == "nonlinear":
+        bio.class_loadings, bio.class_patterns = _class_factors(seed, n_genes, n_types)
+        bio.class_regime, bio.class_strength = class_regime, float(class_strength)
+        bio.class_signal = bio.class_signal | (bio.class_loadings != 0).any(axis=1)
+    else:
+        bio.class_loadings = np.zeros((n_genes, 0), dtype=np.float32)
+        bio.class_patterns = np.zeros((n_types, 0), dtype=np.int8)
     return bio
 
 
@@ -691,9 +767,20 @@ def _sample_cohort(bio: Biology, *, n_samples: int, normal_fraction: float, n_ba
         batch_library_shift = rng_b.normal(0.0, 0.3 * batch_strength, size=n_batches)
     log_library = np.log(median_library_size) + rng.normal(0.0, 0.35, size=n_samples) + batch_library_shift[batch_code]
 
+    # Hidden class factors (non-linear regime only: their own stream, so the linear regime is unchanged) -------------
+    n_factors = bio.n_class_factors
+    class_state = np.ones(n_samples, dtype=np.int8)
+    class_activities = np.zeros((n_samples, n_factors), dtype=np.float32)
+    if n_factors:
+        rng_h = random_stream(seed, name, "class_states")
+        class_state = np.where(rng_h.random(n_samples) < 0.5, -1, 1).astype(np.int8)
+        class_activities = (bio.class_strength * class_state[:, None] * bio.class_patterns[type_code]
+                            + _CLASS_NOISE_SD * rng_h.normal(size=(n_samples, n_factors))).astype(np.float32)
+
     latent = LatentState(type_code=type_code, subtype_code=subtype_code, is_normal=is_normal, batch_code=batch_code,
                          activities=activities, module_activities=module_activities, log_library_target=log_library,
-                         batch_gene_shift=batch_gene_shift, batch_library_shift=batch_library_shift)
+                         batch_gene_shift=batch_gene_shift, batch_library_shift=batch_library_shift,
+                         class_activities=class_activities, class_state=class_state)
 
     # Counts, chunk by chunk -------------------------------------------------------------------------------------------
     counts = np.empty((n_samples, n_genes), dtype=np.int32)
@@ -704,6 +791,8 @@ def _sample_cohort(bio: Biology, *, n_samples: int, normal_fraction: float, n_ba
             rng_c = random_stream(seed, name, "counts", c)
             eta = latent_signal(activities[rows], bio.loadings)
             eta += latent_signal(module_activities[rows], bio.module_loadings)
+            if n_factors:
+                eta += latent_signal(class_activities[rows], bio.class_loadings)
             eta += bio.base_log_mean
             eta += marker_t[type_code[rows]]
             eta += batch_gene_shift[batch_code[rows]]
@@ -763,6 +852,7 @@ def _truth(bio: Biology, latent: LatentState, sample_index: pd.Index, batch_name
     genes = pd.Index(bio.gene_ids, name="gene_id")
     programmes = pd.Index(bio.programme_names, name="programme")
     types = pd.Index(bio.type_names, name="cancer_type")
+    factors = pd.Index([f"CLASS_FACTOR_{k + 1}" for k in range(bio.n_class_factors)], name="class_factor")
     return SimulationTruth(
         activities=pd.DataFrame(latent.activities, index=sample_index, columns=programmes),
         module_activities=pd.DataFrame(latent.module_activities, index=sample_index,
@@ -786,6 +876,11 @@ def _truth(bio: Biology, latent: LatentState, sample_index: pd.Index, batch_name
         batch_library_shift=pd.Series(latent.batch_library_shift, index=pd.Index(batch_names, name="batch"),
                                       name="log_library_shift"),
         id_issues=bio.id_issues,
+        class_signal_regime=bio.class_regime,
+        class_signal_strength=bio.class_strength,
+        class_activities=pd.DataFrame(latent.class_activities, index=sample_index, columns=factors),
+        class_patterns=pd.DataFrame(bio.class_patterns, index=types, columns=factors),
+        class_loadings=pd.DataFrame(bio.class_loadings, index=genes, columns=factors),
     )
 
 
@@ -979,7 +1074,8 @@ def simulate_cohort(n_samples: int = 2000, n_genes: int = 5000, n_types: int = 1
                     batch_strength: float = 0.0, seed: int = 0, progress: bool = True, *,
                     type_separation: float = 1.0,
                     type_proportions: Mapping[str, float] | Sequence[float] | None = None,
-                    median_library_size: float = 30e6, name: str = "SIMA") -> Cohort:
+                    median_library_size: float = 30e6, name: str = "SIMA", class_signal: str = "linear",
+                    class_signal_strength: float = 1.5) -> Cohort:
     """Simulate a TCGA-like bulk RNA-seq cohort with a known ground truth (model: see the module docstring).
 
     Parameters
@@ -998,6 +1094,11 @@ def simulate_cohort(n_samples: int = 2000, n_genes: int = 5000, n_types: int = 1
         (largest type ~10x the smallest).
     median_library_size : median reads per sample.
     name : cohort code (2-8 upper-case letters/digits) used in sample IDs and batch labels.
+    class_signal : ``"linear"`` (default: types differ by additive shifts, so a linear model is near-optimal) or
+        ``"nonlinear"`` (adds hidden class factors whose type-specific sign patterns no linear function of the genes
+        can read; see the module docstring). Combine with a low ``type_separation`` to weaken the linear part.
+    class_signal_strength : amplitude A of the class factors in the non-linear regime (ignored when linear); the
+        within-type noise of each factor has sd 0.5, so A = 1.5 puts the mirror states 6 sd apart.
 
     Returns
     -------
@@ -1014,8 +1115,12 @@ def simulate_cohort(n_samples: int = 2000, n_genes: int = 5000, n_types: int = 1
     params = dict(n_samples=n_samples, n_genes=n_genes, n_types=n_types, n_programmes=n_programmes,
                   n_modules=n_modules, normal_fraction=normal_fraction, n_batches=n_batches,
                   batch_strength=batch_strength, seed=seed, progress=progress, type_separation=type_separation,
-                  type_proportions=type_proportions, median_library_size=median_library_size, name=name)
+                  type_proportions=type_proportions, median_library_size=median_library_size, name=name,
+                  class_signal=class_signal, class_signal_strength=class_signal_strength)
     checked = _validate_sampling(**{k: params[k] for k in _SAMPLING_ARGS})
+    if class_signal not in CLASS_SIGNALS:
+        raise OmicsInputError(f"class_signal={class_signal!r} is unknown; pass one of {list(CLASS_SIGNALS)}")
+    class_signal_strength = _check_float("class_signal_strength", class_signal_strength, 0.0)
     n_types = _check_int("n_types", n_types, 2, 500)
     n_programmes = _check_int("n_programmes", n_programmes, 2, 1000)
     n_genes = _check_int("n_genes", n_genes, 100)
@@ -1024,7 +1129,9 @@ def simulate_cohort(n_samples: int = 2000, n_genes: int = 5000, n_types: int = 1
     if checked["n_samples"] < n_types and type_proportions is None:
         raise OmicsInputError(f"n_samples={n_samples} is smaller than n_types={n_types}; pass n_samples >= {n_types}")
     params.update(checked, n_types=n_types, n_programmes=n_programmes, n_genes=n_genes, n_modules=n_modules,
-                  type_separation=type_separation, biology_seed=checked["seed"])
+                  type_separation=type_separation, biology_seed=checked["seed"],
+                  class_signal_strength=class_signal_strength)
     bio = _build_biology(n_genes=n_genes, n_types=n_types, n_programmes=n_programmes, n_modules=n_modules,
-                         type_separation=type_separation, seed=checked["seed"])
+                         type_separation=type_separation, seed=checked["seed"], class_regime=class_signal,
+                         class_strength=class_signal_strength)
     return _sample_cohort(bio, **checked, type_proportions=type_proportions, params=params)
