@@ -272,8 +272,10 @@ def fit_loop(
     step
         ``step(batch_index, generator) -> {"loss": tensor, ...}``; called in training mode.
     modules
-        The networks being trained. They are switched to ``train()`` for the steps and to ``eval()`` for
-        ``validate`` and ``on_epoch_end``; early stopping restores their state at the best epoch.
+        The networks the step uses. They are switched to ``train()`` for the steps and to ``eval()`` for
+        ``validate`` and ``on_epoch_end``; early stopping restores their state at the best epoch. A module whose
+        parameters are all frozen (``requires_grad=False``) stays in ``eval()`` throughout, so its dropout is off
+        and its batch-norm statistics do not move.
     n_train
         Number of training samples the batch positions index.
     epochs, batch_size
@@ -298,8 +300,9 @@ def fit_loop(
         Called after every optimiser step, with gradients off: an EMA update of a target network, a proximal
         operator, a projection onto constraints.
     on_epoch_end
-        ``on_epoch_end(epoch) -> dict`` called after validation in evaluation mode, with the CPU random stream
-        forked so that it cannot change training; its numbers become history columns (a monitor).
+        ``on_epoch_end(epoch) -> dict`` called after validation in evaluation mode, with torch's global random
+        stream (CPU, and the CUDA device trained on) forked so that it cannot change training; its numbers become
+        history columns (a monitor).
     device
         Where the step's generator lives.
     desc, progress
@@ -332,9 +335,14 @@ def fit_loop(
     noise = torch.Generator(device=device).manual_seed(seed + 1)
     drop_last = n_train > 1 and n_train % batch_size == 1
 
+    # a module with parameters none of which is trained (a frozen pretrained encoder) stays in evaluation mode, so
+    # that its dropout is off and its batch-norm statistics do not move: it is used exactly as it was given
+    frozen = [any(True for _ in m.parameters()) and not any(p.requires_grad for p in m.parameters()) for m in modules]
+    rng_devices = [device.index or 0] if device.type == "cuda" else []
+
     def set_mode(training: bool) -> None:
-        for module in modules:
-            module.train(training)
+        for module, fixed in zip(modules, frozen):
+            module.train(training and not fixed)
 
     rows: list[dict[str, float]] = []
     best_loss, best_state, best_at, waited, stopped = math.inf, None, 0, 0, False
@@ -365,7 +373,7 @@ def fit_loop(
                 with torch.no_grad():
                     row.update({str(k): float(v) for k, v in validate().items()})
             if on_epoch_end is not None:
-                with torch.random.fork_rng(devices=[]):
+                with torch.random.fork_rng(devices=rng_devices):
                     row.update({str(k): float(v) for k, v in on_epoch_end(epoch).items()})
             rows.append(row)
             bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k in ("loss", "val_loss")}, refresh=False)

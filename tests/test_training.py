@@ -12,6 +12,7 @@ from torch import nn
 
 from omicsnb.training import (
     best_epoch,
+    fit_loop,
     forward_in_batches,
     iterate_minibatches,
     set_seed,
@@ -166,3 +167,171 @@ def test_train_supervised_regression_with_mse():
     assert history["val_loss"].min() < 0.05 * y.var()
     with pytest.raises(OmicsInputError, match="loss='hinge' is unknown"):
         train_supervised(model, X, y, loss="hinge", progress=False)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# fit_loop, the one training loop
+# ---------------------------------------------------------------------------------------------------------------------
+def supervised_step(model, X, y, noise_scale=0.0):
+    """A step on the toy problem; with ``noise_scale`` the inputs are jittered from the loop's generator."""
+    X, y = torch.as_tensor(X), torch.as_tensor(y)
+
+    def step(idx, generator):
+        x = X[idx]
+        if noise_scale:
+            x = x + noise_scale * torch.randn(x.shape, generator=generator)
+        return {"loss": nn.functional.cross_entropy(model(x), y[idx])}
+
+    return step
+
+
+def weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_fit_loop_early_stopping_restores_the_best_epochs_weights():
+    X, y = toy_problem()
+    model = toy_model()
+    scripted = iter([3.0, 1.0, 2.0, 1.5, 4.0, 0.1])  # best at epoch 2, then three epochs without improvement
+    snapshots = {}
+    result = fit_loop(
+        supervised_step(model, X, y), [model], len(X), epochs=6, batch_size=16, lr=1e-2,
+        validate=lambda: {"val_loss": next(scripted)},
+        on_epoch_end=lambda epoch: snapshots.setdefault(epoch, weights(model)) and {},
+        patience=3, progress=False,
+    )
+    assert result.stopped_early and result.best_epoch == 2
+    assert result.history["epoch"].tolist() == [1, 2, 3, 4, 5]  # epoch 6 never ran
+    assert result.history["val_loss"].tolist() == [3.0, 1.0, 2.0, 1.5, 4.0]
+    assert not torch.equal(snapshots[2]["0.weight"], snapshots[5]["0.weight"])  # training went on ...
+    for key, value in model.state_dict().items():  # ... but the weights of epoch 2 were put back
+        assert torch.equal(value, snapshots[2][key]), key
+    assert not model.training
+
+
+def test_fit_loop_without_patience_keeps_the_last_weights():
+    X, y = toy_problem()
+    model = toy_model()
+    snapshots = {}
+    result = fit_loop(supervised_step(model, X, y), [model], len(X), epochs=3, batch_size=32,
+                      validate=lambda: {"val_loss": 1.0}, on_epoch_end=lambda e: snapshots.update({e: weights(model)}) or {},
+                      progress=False)
+    assert result.best_epoch == 3 and not result.stopped_early
+    assert all(torch.equal(v, snapshots[3][k]) for k, v in model.state_dict().items())
+
+
+def test_fit_loop_after_step_runs_once_per_step_after_the_update_without_gradients():
+    X, y = toy_problem(n=9)
+    model = toy_model()
+    calls = []
+
+    def clip():  # a projection onto constraints, as a proximal operator would be
+        calls.append(torch.is_grad_enabled())
+        model[0].weight.clamp_(-0.05, 0.05)
+
+    fit_loop(supervised_step(model, X, y), [model], 9, epochs=3, batch_size=4, lr=0.5, after_step=clip,
+             progress=False)
+    # 9 samples in batches of 4: the lone ninth sample is dropped, so 2 steps per epoch
+    assert calls == [False] * 6
+    assert model[0].weight.abs().max() <= 0.05  # the last optimiser step was followed by the projection
+    calls.clear()
+    fit_loop(supervised_step(model, X, y), [model], 9, epochs=2, batch_size=3, after_step=clip, progress=False)
+    assert len(calls) == 2 * 3
+
+
+def test_fit_loop_on_epoch_end_cannot_change_the_training_stream():
+    X, y = toy_problem()
+
+    def run(monitor):
+        model = toy_model()  # has dropout: training draws from torch's global generator
+        result = fit_loop(supervised_step(model, X, y, noise_scale=0.1), [model], len(X), epochs=3, batch_size=16,
+                          seed=4, on_epoch_end=monitor, progress=False)
+        return result.history, weights(model)
+
+    def greedy_monitor(epoch):
+        torch.rand(1000)  # consumes the global stream ...
+        torch.manual_seed(epoch)  # ... and even reseeds it
+        return {"probe": float(epoch)}
+
+    plain, plain_w = run(None)
+    watched, watched_w = run(greedy_monitor)
+    assert watched["probe"].tolist() == [1.0, 2.0, 3.0]
+    pd.testing.assert_frame_equal(plain, watched.drop(columns="probe"))
+    assert all(torch.equal(plain_w[k], watched_w[k]) for k in plain_w)
+
+
+def test_fit_loop_same_seed_same_history_and_other_seed_differs():
+    X, y = toy_problem()
+
+    def run(seed):
+        model = toy_model()
+        return fit_loop(supervised_step(model, X, y, noise_scale=0.5), [model], len(X), epochs=3, batch_size=16,
+                        seed=seed, validate=lambda: {"val_loss": 0.0}, progress=False).history
+
+    first, again, other = run(0), run(0), run(1)
+    pd.testing.assert_frame_equal(first, again)
+    assert not first["loss"].equals(other["loss"])
+
+
+def test_fit_loop_history_averages_each_term_over_samples():
+    model = nn.Linear(1, 1)
+    n = 10
+
+    def step(idx, generator):
+        position = idx.float().mean()
+        return {"loss": model.weight.sum() * 0 + position, "size": torch.tensor(float(len(idx)))}
+
+    history = fit_loop(step, [model], n, epochs=2, batch_size=4, progress=False).history
+    assert list(history.columns) == ["epoch", "loss", "size"]
+    # every position 0..9 is seen once per epoch, so the sample-weighted mean of batch means is the mean position
+    assert history["loss"].tolist() == pytest.approx([4.5, 4.5])
+    assert history["size"].tolist() == pytest.approx([(4 * 4 + 4 * 4 + 2 * 2) / 10] * 2)
+
+
+def test_fit_loop_leaves_a_frozen_module_unchanged():
+    X, y = toy_problem()
+    with torch_seed(1):
+        frozen = nn.Sequential(nn.Linear(6, 6), nn.BatchNorm1d(6), nn.Dropout(0.5)).requires_grad_(False)
+    head = toy_model()
+    before_frozen, before_head = weights(frozen), weights(head)
+    X_t, y_t = torch.as_tensor(X), torch.as_tensor(y)
+    modes = []
+
+    def step(idx, generator):
+        modes.append((frozen.training, head.training))
+        return {"loss": nn.functional.cross_entropy(head(frozen(X_t[idx])), y_t[idx])}
+
+    fit_loop(step, [frozen, head], len(X), epochs=2, batch_size=16, lr=1e-2, progress=False)
+    assert set(modes) == {(False, True)}  # the frozen module stays in evaluation mode: no dropout, no BN updates
+    for key, value in frozen.state_dict().items():  # weights and batch-norm running statistics
+        assert torch.equal(value, before_frozen[key]), key
+    assert not torch.equal(head[0].weight, before_head["0.weight"])
+
+
+def test_fit_loop_custom_optimizer_is_used():
+    X, y = toy_problem()
+    model = toy_model()
+    before = weights(model)
+    frozen_by_lr = torch.optim.SGD(model.parameters(), lr=0.0)
+    fit_loop(supervised_step(model, X, y), [model], len(X), epochs=1, batch_size=16, optimizer=frozen_by_lr,
+             progress=False)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items() if "weight" in k or "bias" in k)
+
+
+def test_fit_loop_divergence_and_bad_settings_give_one_line_errors():
+    model = nn.Linear(2, 1)
+
+    def step(idx, generator):
+        return {"loss": model.weight.sum() * float("nan")}
+
+    with pytest.raises(OmicsInputError, match=r"^pretraining diverged \(loss nan at epoch 1\); lower lr") as err:
+        fit_loop(step, [model], 8, epochs=3, batch_size=4, desc="pretraining", progress=False)
+    assert "\n" not in str(err.value)
+    with pytest.raises(OmicsInputError, match="patience needs a validate callable"):
+        fit_loop(step, [model], 8, epochs=3, batch_size=4, patience=2, progress=False)
+    with pytest.raises(OmicsInputError, match="nothing to train"):
+        fit_loop(step, [nn.Linear(2, 1).requires_grad_(False)], 8, epochs=1, batch_size=4, progress=False)
+    with pytest.raises(OmicsInputError, match="epochs=0 is out of range"):
+        fit_loop(step, [model], 8, epochs=0, batch_size=4, progress=False)
+    with pytest.raises(OmicsInputError, match="lr=0 is out of range"):
+        fit_loop(step, [model], 8, epochs=1, batch_size=4, lr=0, progress=False)

@@ -1,8 +1,9 @@
 """Pretraining throughput: samples per second of VIME, SCARF and BYOL against a lean reference loop.
 
-The reference is the least a pretraining epoch can cost with the same encoder: one Adam step of a plain
-autoencoder (encoder + Linear decoder, MSE) per batch on the same data, with no corruption and no extra heads. The
-ratio shows what each method's corruption, heads and bookkeeping cost. Run ``python -m omicsnb.models.ssl_bench``.
+The reference is the least a pretraining epoch can cost with the same encoder and the same loop
+(:func:`~omicsnb.training.fit_loop`): one Adam step of a plain autoencoder (encoder + Linear decoder, MSE) per batch
+on the same data, with no corruption, no extra heads and no validation. The ratio shows what each method's
+corruption, heads and bookkeeping cost. Run ``python -m omicsnb.models.ssl_bench``.
 Introduced in chapter *Self-supervised pretraining (VIME, SCARF, BYOL)*.
 """
 
@@ -20,7 +21,7 @@ from omicsnb.models.byol import BYOL
 from omicsnb.models.mlp import Encoder
 from omicsnb.models.scarf import SCARF
 from omicsnb.models.vime import VIMESelf
-from omicsnb.training import iterate_minibatches, torch_seed
+from omicsnb.training import fit_loop, torch_seed
 from omicsnb.validation import check_int
 
 TARGET_SAMPLES_PER_S = 7000
@@ -31,20 +32,16 @@ VARIANTS = {"BYOL (heads 512)": {"projector_dims": (512, 256)}}
 
 
 def _reference_epoch(X: torch.Tensor, batch_size: int, epochs: int, seed: int) -> None:
-    """Plain autoencoder epochs: encoder + Linear decoder, MSE, fused Adam; nothing else."""
+    """Plain autoencoder epochs through the same loop: encoder + Linear decoder, MSE, fused Adam; nothing else."""
     with torch_seed(seed):
         encoder = Encoder(X.shape[1])
         model = nn.Sequential(encoder, nn.Linear(encoder.out_dim, X.shape[1]))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
-    generator = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in range(epochs):
-        for idx in iterate_minibatches(len(X), batch_size, generator, drop_last=len(X) % batch_size == 1):
-            batch = X[idx]
-            loss = F.mse_loss(model(batch), batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+
+    def step(idx: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        batch = X[idx]
+        return {"loss": F.mse_loss(model(batch), batch)}
+
+    fit_loop(step, [model], len(X), epochs=epochs, batch_size=batch_size, lr=1e-4, seed=seed, progress=False)
 
 
 def bench_pretraining(n: int = 7349, d: int = 2000, batch_size: int = 256, epochs: int = 1, threads: int = 2,
