@@ -4,6 +4,8 @@
   regression twin (chapter *VIME*);
 - :mod:`omicsnb.models.ssl` -- the pretraining loop VIME, SCARF and BYOL share (``fit``/``transform``/``encoder``);
 - :mod:`omicsnb.models.vime`, :mod:`omicsnb.models.scarf`, :mod:`omicsnb.models.byol` -- the three methods;
+- :mod:`omicsnb.models.multitask` -- multi-task pretraining with pathway targets (chapter *Pathway-informed
+  pretraining*);
 - :mod:`omicsnb.models.corruption` -- the vectorised empirical-marginal corruption they use.
 """
 
@@ -16,9 +18,10 @@ from omicsnb.models.mlp import (
     MLPRegressor,
     stratified_validation_split,
 )
+from omicsnb.models.multitask import MultiTaskSSL, PathwayEncoder
 from omicsnb.models.scarf import SCARF
 from omicsnb.models.ssl import SSLPretrainer
 from omicsnb.models.vime import VIMESelf, VIMESemi
 
-__all__ = ["BYOL", "MLP", "Encoder", "EncoderClassifier", "MLPClassifier", "MLPRegressor", "SCARF", "SSLPretrainer", "VIMESelf",
-           "VIMESemi", "stratified_validation_split"]
+__all__ = ["BYOL", "MLP", "Encoder", "EncoderClassifier", "MLPClassifier", "MLPRegressor", "MultiTaskSSL",
+           "PathwayEncoder", "SCARF", "SSLPretrainer", "VIMESelf", "VIMESemi", "stratified_validation_split"]
