@@ -39,6 +39,7 @@ from omicsnb.data.preprocess import (
     stratified_split,
 )
 from omicsnb.data.simulate import Cohort, simulate_cohort
+from omicsnb.data.views import MultiOmicsData, load_nutrimouse, load_views, simulate_multiomics
 
 __all__ = [
     "CONTRACT_DEFAULTS", "feasible_fractions", "fit_count", "fit_counts", "fit_split_sizes", "load_pbmc68k_reduced",
@@ -48,4 +49,5 @@ __all__ = [
     "load_archs4", "load_expression", "load_gse7390", "load_or_simulate", "load_xena", "log_transform", "map_gene_ids",
     "prepare_classification", "read_gmt", "select_variable_genes", "simulate_cohort", "standardize",
     "standardize_per_group", "stratified_split", "strip_version", "write_gmt",
+    "MultiOmicsData", "load_nutrimouse", "load_views", "simulate_multiomics",
 ]

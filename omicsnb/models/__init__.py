@@ -10,6 +10,7 @@
 """
 
 from omicsnb.models.byol import BYOL
+from omicsnb.models.deepimv import DeepIMV, product_of_experts
 from omicsnb.models.mlp import (
     MLP,
     Encoder,
@@ -23,5 +24,6 @@ from omicsnb.models.scarf import SCARF
 from omicsnb.models.ssl import SSLPretrainer
 from omicsnb.models.vime import VIMESelf, VIMESemi
 
-__all__ = ["BYOL", "MLP", "Encoder", "EncoderClassifier", "MLPClassifier", "MLPRegressor", "MultiTaskSSL",
+__all__ = ["DeepIMV", "product_of_experts",
+           "BYOL", "MLP", "Encoder", "EncoderClassifier", "MLPClassifier", "MLPRegressor", "MultiTaskSSL",
            "PathwayEncoder", "SCARF", "SSLPretrainer", "VIMESelf", "VIMESemi", "stratified_validation_split"]
