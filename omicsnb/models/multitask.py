@@ -120,8 +120,6 @@ class MultiTaskSSL(SSLPretrainer):
     Introduced in chapter *Pathway-informed pretraining*.
     """
 
-    components: tuple[str, ...] = TERMS
-
     def __init__(self, alpha: float = 1.0, beta: float = 0.3, gamma: float = 0.1, mask_ratio: float = 0.4,
                  projection_dim: int = 128, temperature: float = 0.5, noise_sd: float = 0.1,
                  feature_dropout: float = 0.1, standardize_targets: bool = True,
@@ -143,6 +141,11 @@ class MultiTaskSSL(SSLPretrainer):
         self.layer_norm = layer_norm
 
     # -- which terms are on --------------------------------------------------------------------------------------------
+    @property
+    def components(self) -> tuple[str, ...]:
+        """The loss terms the shared loop logs: the active ones (a switched-off term is neither computed nor logged)."""
+        return self.active_terms
+
     @property
     def active_terms(self) -> tuple[str, ...]:
         """The loss terms with a non-zero weight, in the order path, mae, ctr."""
@@ -191,7 +194,6 @@ class MultiTaskSSL(SSLPretrainer):
         else:
             targets = np.zeros((n, 0), np.float32)
         self.n_genes_, self.n_pathways_ = n_genes, targets.shape[1]
-        self.components = self.active_terms  # only the active terms are computed and logged
         super().fit(np.hstack([features, targets]).astype(np.float32), monitor=monitor)
         self.n_features_in_ = n_genes
         return self
