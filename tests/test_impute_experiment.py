@@ -84,7 +84,8 @@ def test_clinical_concordance_is_one_for_the_truth_and_lower_for_noise():
 
 
 def test_iteration_curve_and_bad_inputs():
-    vae = VAEImputer((16, 8), 3, lr=1e-2, batch_size=40, epochs=3, seed=0, progress=False).fit(TRAIN)
+    vae = VAEImputer((16, 8), 3, lr=1e-2, batch_size=40, epochs=3, validation_fraction=0.0, patience=None, seed=0,
+                     progress=False).fit(TRAIN)
     corrupted = TEST.copy()
     corrupted[RNG.random(TEST.shape) < 0.2] = np.nan
     curve = iteration_curve(vae, corrupted, TEST, max_iterations=4)
@@ -100,8 +101,9 @@ def test_iteration_curve_and_bad_inputs():
         evaluate_imputers({"x": 3}, TEST, SCENARIOS, progress=False)
     with pytest.raises(OmicsInputError, match="without 'seed'"):
         evaluate_imputers({"m": MeanImputer().fit(TRAIN)}, TEST, {"a": {"scenario": "mcar", "rate": 0.1, "seed": 1}})
-    with pytest.raises(OmicsInputError, match="complete test matrix"):
-        evaluate_imputers({"m": MeanImputer().fit(TRAIN)}, np.where(TEST > 1, np.nan, TEST), SCENARIOS)
+    with pytest.raises(OmicsInputError, match="same NaN entries"):
+        evaluate_imputers({"m": MeanImputer().fit(TRAIN)}, np.where(TEST > 1, np.nan, TEST), SCENARIOS,
+                          mask_reference=TEST)
     assert isinstance(evaluate_imputers({"f": lambda X: np.nan_to_num(X)}, pd.DataFrame(TEST), SCENARIOS, trials=1,
                                         progress=False), pd.DataFrame)
 

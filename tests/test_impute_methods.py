@@ -5,6 +5,7 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from omicsnb.impute.baselines import IterativeSVDImputer, KNNImputer, MeanImputer, RandomImputer
 from omicsnb.impute.concordance import rmse_mae
@@ -12,7 +13,8 @@ from omicsnb.impute.missing import simulate_missing
 from omicsnb.impute.vae import VAEImputer, select_shift_lambda
 from omicsnb.validation import OmicsInputError
 
-SMALL = dict(hidden=(64, 32), latent=8, lr=1e-3, batch_size=64, epochs=25, progress=False)
+SMALL = dict(hidden=(64, 32), latent=8, lr=1e-3, batch_size=64, epochs=25, validation_fraction=0.0, patience=None,
+             progress=False)
 
 
 def _low_rank(n=360, G=120, rank=4, seed=0):
@@ -49,7 +51,7 @@ def test_every_imputer_keeps_observed_entries_and_fills_missing(vae):
 
 
 def test_vae_beats_mean_and_knn_on_low_rank_data(vae):
-    err = {type(imp).__name__: rmse_mae(TEST, imp.fit_transform(TRAIN, CORRUPT) if imp is not vae else
+    err = {type(imp).__name__: rmse_mae(TEST, imp.fit(TRAIN).transform(CORRUPT) if imp is not vae else
                                         vae.transform(CORRUPT), MASK)["rmse"] for imp in _all_imputers(vae)}
     assert err["VAEImputer"] < 0.6 * err["MeanImputer"]
     assert err["IterativeSVDImputer"] < 0.6 * err["MeanImputer"]
@@ -62,17 +64,28 @@ def test_vae_beats_mean_and_knn_on_low_rank_data(vae):
 def test_entire_gene_missing_is_imputed_from_training_data(vae):
     mask = simulate_missing(TEST, "mnar_genes", rate=0.05, seed=2)
     out = vae.transform(np.where(mask, np.nan, TEST))
-    assert rmse_mae(TEST, out, mask)["rmse"] < rmse_mae(TEST, MeanImputer().fit_transform(TRAIN, np.where(
+    assert rmse_mae(TEST, out, mask)["rmse"] < rmse_mae(TEST, MeanImputer().fit(TRAIN).transform(np.where(
         mask, np.nan, TEST)), mask)["rmse"]
 
 
-def test_shift_correction_moves_by_exactly_lambda_sigma(vae):
-    one = copy.deepcopy(vae)
+@pytest.mark.parametrize("decoder_sigma", ["output", "learned_per_gene"])
+def test_shift_correction_moves_by_exactly_lambda_sigma(vae, decoder_sigma):
+    one = vae if decoder_sigma == "output" else VAEImputer(seed=0, decoder_sigma=decoder_sigma,
+                                                           **{**SMALL, "epochs": 3}).fit(TRAIN)
+    one = copy.deepcopy(one)
     one.n_iterations = 1  # with one pass the decoder sees the same input, so the shift is exactly additive
     plain, shifted = one.transform(CORRUPT), one.transform(CORRUPT, shift_lambda=-0.7)
     scaled_diff = (shifted - plain) / one.scale_sd_
-    expected = np.broadcast_to(-0.7 * one.sigma_, TEST.shape)
-    np.testing.assert_allclose(scaled_diff[MASK], expected[MASK], rtol=1e-4, atol=1e-4)
+    # the decoder's own standard deviation for each entry (Qiu eq. 8), or the per-gene one
+    start = torch.as_tensor(np.where(MASK, 0.0, (CORRUPT - one.scale_mean_) / one.scale_sd_), dtype=torch.float32)
+    with torch.no_grad():
+        _, log_var = one.model_.decode(one.model_.encode(start)[0])
+    sigma = np.broadcast_to(torch.exp(0.5 * log_var).detach().double().numpy(), TEST.shape)
+    if decoder_sigma == "output":
+        assert np.ptp(sigma[MASK]) > 1e-3  # really per entry, not one value per gene
+    else:
+        np.testing.assert_allclose(sigma[0], one.sigma_, rtol=1e-6)
+    np.testing.assert_allclose(scaled_diff[MASK], -0.7 * sigma[MASK], rtol=1e-4, atol=1e-4)
     assert np.all(scaled_diff[~MASK] == 0)
     assert one.shift_lambda == 0.0  # the per-call override does not stick
 
@@ -110,7 +123,7 @@ def test_svd_records_convergence_and_is_deterministic():
     imp = IterativeSVDImputer(rank=4, tol=1e-3, max_iter=30).fit(TRAIN)
     out = imp.transform(CORRUPT)
     assert imp.convergence_[-1] < 1e-3 and len(imp.convergence_) < 30
-    np.testing.assert_array_equal(out, IterativeSVDImputer(rank=4, tol=1e-3, max_iter=30).fit_transform(TRAIN, CORRUPT))
+    np.testing.assert_array_equal(out, IterativeSVDImputer(rank=4, tol=1e-3, max_iter=30).fit(TRAIN).transform(CORRUPT))
 
 
 def _exact_iterative_svd(train, corrupted, rank, tol=1e-6, max_iter=200):
@@ -142,15 +155,11 @@ def test_imputer_input_errors(vae):
     train_nan[:, 3] = np.nan
     with pytest.raises(OmicsInputError, match="entirely NaN"):
         MeanImputer().fit(train_nan)
-    train_nan[:, 3] = 0.0
-    train_nan[0, 0] = np.nan
-    with pytest.raises(OmicsInputError, match="fit on complete"):
-        KNNImputer().fit(train_nan)
-    with pytest.raises(OmicsInputError, match="features but the imputer was fitted on"):
+    with pytest.raises(OmicsInputError, match="features, but VAEImputer is expecting"):
         vae.transform(CORRUPT[:, :-1])
     with pytest.raises(OmicsInputError, match="non-numeric"):
         MeanImputer().fit(pd.DataFrame({"a": ["x", "y", "z"], "b": [1.0, 2.0, 3.0]}))
-    with pytest.raises(OmicsInputError, match="not numbers"):
+    with pytest.raises(OmicsInputError, match="not real numbers"):
         MeanImputer().fit(TRAIN > 0)
     with pytest.raises(OmicsInputError, match="not fitted"):
         IterativeSVDImputer().transform(CORRUPT)
@@ -172,16 +181,19 @@ def test_imputer_input_errors(vae):
     (dict(deterministic=True), "pass beta=0"),
     (dict(deterministic="yes", beta=0.0), "True or False"),
     (dict(n_iterations=0), "out of range"),
+    (dict(train_fill="mean"), "train_fill"),
+    (dict(validation_fraction=1.0), "out of range"),
 ])
 def test_vae_bad_parameters(kwargs, match):
+    imputer = VAEImputer(**kwargs)  # stored as given (scikit-learn's rule); checked by fit
     with pytest.raises(OmicsInputError, match=match):
-        VAEImputer(**kwargs)
+        imputer.fit(TRAIN)
 
 
 def test_select_shift_lambda_bad_inputs(vae):
     with pytest.raises(OmicsInputError, match="fitted VAEImputer"):
         select_shift_lambda(VAEImputer(**SMALL), TEST)
-    with pytest.raises(OmicsInputError, match="complete validation"):
-        select_shift_lambda(vae, CORRUPT)
+    with pytest.raises(OmicsInputError, match="same NaN entries"):
+        select_shift_lambda(vae, CORRUPT, mask_reference=TEST)
     with pytest.raises(OmicsInputError, match="non-empty"):
         select_shift_lambda(vae, TEST, lambdas=[])

@@ -91,5 +91,7 @@ def test_bad_matrix():
         simulate_missing(np.array([["a", "b"]]), "mcar", rate=0.1, seed=0)
     with pytest.raises(OmicsInputError, match="2-D"):
         simulate_missing(np.zeros(5), "mcar", rate=0.1, seed=0)
-    with pytest.raises(OmicsInputError, match="missing or infinite"):
-        simulate_missing(np.where(X > 2, np.nan, X), "mnar_low", seed=0)
+    with pytest.raises(OmicsInputError, match="infinite"):
+        simulate_missing(np.where(X > 2, np.inf, X), "mnar_low", seed=0)
+    with pytest.raises(OmicsInputError, match="no observed value"):
+        simulate_missing(np.full((3, 4), np.nan), "mcar", rate=0.1, seed=0)

@@ -57,14 +57,16 @@ def rmse_mae(X_true, X_imputed, mask) -> dict[str, float]:
 
     The paper's formula, :math:`\\sum_i \\sqrt{(x_i - x'_i)^2} / n_{missing}`, is the MAE (so is what the reference
     scripts compute); both are returned so that either reading can be reported. Compute them in the units you care
-    about (the paper: z-scored log expression). Introduced in the imputation chapter (Qiu et al., VAE imputation).
+    about (the paper: z-scored log expression). ``X_true`` may have real gaps (NaN) outside the mask: they are never
+    scored, and a mask entry on one is an error (a simulated mask must hide an *observed* value). ``X_imputed`` must
+    be finite on the masked entries. Introduced in the imputation chapter (Qiu et al., VAE imputation).
 
     Returns
     -------
     dict with ``rmse``, ``mae`` and ``n_missing``.
     """
-    truth = _complete_matrix(X_true, "X_true")
-    imputed = _complete_matrix(X_imputed, "X_imputed")
+    truth = _values(X_true, "X_true").astype(np.float64, copy=False)
+    imputed = _values(X_imputed, "X_imputed").astype(np.float64, copy=False)
     m = mask.to_numpy() if isinstance(mask, pd.DataFrame) else np.asarray(mask)
     if m.dtype != bool:
         raise OmicsInputError(f"mask has dtype {m.dtype}; pass a boolean mask (True = missing)")
@@ -73,6 +75,12 @@ def rmse_mae(X_true, X_imputed, mask) -> dict[str, float]:
                               "pass matrices of the same shape")
     if not m.any():
         raise OmicsInputError("mask has no True entry; there is nothing to score")
+    if np.isnan(truth[m]).any():
+        raise OmicsInputError(f"mask covers {int(np.isnan(truth[m]).sum())} entries that are NaN in X_true (real "
+                              "gaps have no ground truth); simulate the mask on the observed entries only")
+    if np.isnan(imputed[m]).any():
+        raise OmicsInputError(f"X_imputed has {int(np.isnan(imputed[m]).sum())} NaN values on masked entries; "
+                              "pass the imputed matrix")
     diff = truth[m] - imputed[m]
     return {"rmse": float(np.sqrt(np.mean(diff ** 2))), "mae": float(np.mean(np.abs(diff))), "n_missing": int(m.sum())}
 
@@ -277,7 +285,7 @@ def random_imputation(X_train, X_with_nan, *, seed: int = 0):
     A thin wrapper around :class:`~omicsnb.impute.baselines.RandomImputer`. Introduced in the imputation chapter
     (Qiu et al., VAE imputation).
     """
-    return RandomImputer(seed=seed).fit_transform(X_train, X_with_nan)
+    return RandomImputer(seed=seed).fit(X_train).transform(X_with_nan)
 
 
 def wilcoxon_vs(errors_a, errors_b, *, alternative: str = "two-sided") -> dict[str, float]:

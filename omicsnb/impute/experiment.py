@@ -49,15 +49,16 @@ def _as_function(name: str, method) -> Callable:
 
 def evaluate_imputers(methods: Mapping[str, object], X_true, scenarios: Mapping[str, Mapping], *, trials: int = 10,
                       seed: int = 0, extra: Callable | None = None, extra_trials: int | None = None,
-                      progress: bool = True) -> pd.DataFrame:
-    """Score imputation methods over repeated missing-data simulations on a complete test matrix.
+                      mask_reference=None, progress: bool = True) -> pd.DataFrame:
+    """Score imputation methods over repeated missing-data simulations on a test matrix.
 
     For each scenario and each trial ``t`` (``0 .. trials - 1``), the mask is
     ``simulate_missing(X_true, seed=seed + t, **scenarios[name])`` -- the same mask for every method, so the
     errors are paired across methods -- the masked entries are set to NaN, every method imputes the result, and
     :func:`~omicsnb.impute.concordance.rmse_mae` scores the masked entries (in the units of ``X_true``; z-score
-    it with the training statistics first to get the paper's units). Introduced in the imputation chapter (Qiu et
-    al., VAE imputation).
+    it with the training statistics first to get the paper's units). ``X_true`` may have real gaps (NaN): the
+    masks hide observed entries only, the methods impute the real gaps too, and only the masked entries are scored.
+    Introduced in the imputation chapter (Qiu et al., VAE imputation).
 
     Parameters
     ----------
@@ -79,6 +80,10 @@ def evaluate_imputers(methods: Mapping[str, object], X_true, scenarios: Mapping[
     extra_trials
         Apply ``extra`` to the first ``extra_trials`` trials only (None: all), when it is slower than imputing;
         the other rows get NaN in its columns.
+    mask_reference
+        Optional matrix of ``X_true``'s shape, with the same gaps, on which the masks are simulated instead (its
+        values matter only for ``"mnar_low"``): pass the log-scale data when ``X_true`` is its z-scored version, so
+        that the lowest values are chosen on the log scale, before standardisation, as the paper did.
     progress
         Show a tqdm bar over (scenario, trial) pairs.
 
@@ -99,8 +104,12 @@ def evaluate_imputers(methods: Mapping[str, object], X_true, scenarios: Mapping[
     if extra_trials is not None:
         check_int("extra_trials", extra_trials, 0)
     truth = _values(X_true, "X_true").astype(np.float64)
-    if np.isnan(truth).any():
-        raise OmicsInputError("X_true has NaN values; pass the complete test matrix (the masks are simulated)")
+    reference = truth
+    if mask_reference is not None:
+        reference = _values(mask_reference, "mask_reference").astype(np.float64)
+        if reference.shape != truth.shape or not np.array_equal(np.isnan(reference), np.isnan(truth)):
+            raise OmicsInputError("mask_reference must have X_true's shape and the same NaN entries; pass the same "
+                                  "samples and genes before scaling")
     for label, spec in scenarios.items():
         if not isinstance(spec, Mapping) or "scenario" not in spec or "seed" in spec:
             raise OmicsInputError(f"scenario {label!r} must be a dict of simulate_missing arguments with 'scenario' "
@@ -109,7 +118,7 @@ def evaluate_imputers(methods: Mapping[str, object], X_true, scenarios: Mapping[
     with tqdm(total=len(scenarios) * trials, desc="imputation trials", disable=not progress, leave=False) as bar:
         for label, spec in scenarios.items():
             for trial in range(trials):
-                mask = simulate_missing(truth, seed=seed + trial, **spec)
+                mask = simulate_missing(reference, seed=seed + trial, **spec)
                 corrupted = np.where(mask, np.nan, truth)
                 for name, impute in functions.items():
                     start = time.perf_counter()
@@ -194,6 +203,9 @@ class ClinicalConcordance:
         if (time is None) != (event is None):
             raise OmicsInputError("pass time and event together for the Cox part")
         self._truth = _values(X_true, "X_true").astype(np.float64)
+        if np.isnan(self._truth).any():
+            raise OmicsInputError("X_true has real gaps (NaN); clinical concordance compares against complete data, "
+                                  "so pass the complete genes or samples only")
         self.grade, self.time, self.event = grade, time, event
         self.reference_ = self._coefficients(self._truth)
 
@@ -241,7 +253,7 @@ def iteration_curve(imputer: VAEImputer, X_with_nan, X_true, *, max_iterations: 
         raise OmicsInputError("imputer must be a fitted VAEImputer; call imputer.fit(X_train) first")
     check_int("max_iterations", max_iterations, 1)
     corrupted = _values(X_with_nan, "X_with_nan").astype(np.float64)
-    mask = np.isnan(corrupted)
+    mask = np.isnan(corrupted) & ~np.isnan(_values(X_true, "X_true").astype(np.float64))  # real gaps: not scored
     if not mask.any():
         raise OmicsInputError("X_with_nan has no missing value; mask some entries first")
     rows = []
@@ -258,7 +270,7 @@ def select_svd_rank(X_fit, X_val, ranks, *, rate: float = 0.10, n_trials: int = 
                     max_iter: int = 16, seed: int = 0, progress: bool = False) -> tuple[int, pd.DataFrame]:
     """Choose the rank of :class:`~omicsnb.impute.baselines.IterativeSVDImputer` on a validation split.
 
-    Each rank in ``ranks`` is fitted on ``X_fit`` (complete) and scored by :func:`evaluate_imputers` on
+    Each rank in ``ranks`` is fitted on ``X_fit`` (gaps allowed) and scored by :func:`evaluate_imputers` on
     ``n_trials`` MCAR simulations (``rate`` of the entries) of the complete validation samples ``X_val``; the rank
     with the smallest mean RMSE wins (the paper tested a range of ranks on its validation split). Introduced in the
     imputation chapter (Qiu et al., VAE imputation).

@@ -1,20 +1,23 @@
 """Missing-data simulations of Qiu, Zheng & Gevaert (GigaScience 2020), Table 1.
 
-:func:`simulate_missing` returns a boolean mask (``True`` = missing) for a *complete* test matrix, so that the masked
-values stay available as ground truth. Every scenario masks an exact, documented number of entries.
+:func:`simulate_missing` returns a boolean mask (``True`` = missing) over the *observed* entries of a test matrix, so
+that the masked values stay available as ground truth. The matrix may have real gaps (NaN): a simulated mask never
+lands on one, every count and quantile below is taken over the observed entries only, and real gaps are therefore
+never scored. Every scenario masks an exact, documented number of entries.
 
 ========================  ==========================================================================================
 scenario                  what is masked (defaults are the paper's)
 ========================  ==========================================================================================
-``"mcar"``                ``round(rate * size)`` entries chosen uniformly at random (rate 0.05, 0.10 or 0.30)
-``"mnar_gc"``             ``round(within * n * k)`` of the ``n * k`` values of the ``k = round(top_fraction * G)``
+``"mcar"``                ``round(rate * n_obs)`` observed entries chosen uniformly at random (rate 0.05, 0.10, 0.30)
+``"mnar_gc"``             ``round(within * m)`` of the ``m`` observed values of the ``k = round(top_fraction * G)``
                           genes with the highest GC content (top_fraction 0.10, within 0.5)
-``"mnar_genes"``          every value of ``round(rate * G)`` random genes (rate 0.05)
-``"mnar_low"``            ``round(within * m)`` of the ``m = round(quantile * size)`` lowest values of the whole
-                          matrix (a *global* quantile, quantile 0.05/0.10/0.20/0.30, within 0.5)
+``"mnar_genes"``          every observed value of ``round(rate * G)`` random genes (rate 0.05; genes with at least
+                          one observed value)
+``"mnar_low"``            ``round(within * m)`` of the ``m = round(quantile * n_obs)`` lowest observed values of the
+                          whole matrix (a *global* quantile, quantile 0.05/0.10/0.20/0.30, within 0.5)
 ``"meth_mcar"``           as ``"mcar"``, for a CpG-site matrix
 ``"meth_sites"``          as ``"mnar_genes"``, for CpG sites (rate 0.05)
-``"meth_coverage"``       ``round(within * m)`` of the ``m`` entries with read coverage ``< min_coverage`` (6 reads;
+``"meth_coverage"``       ``round(within * m)`` of the ``m`` observed entries with coverage ``< min_coverage`` (6 reads;
                           within 1.0: every low-coverage entry, see the note below)
 ========================  ==========================================================================================
 
@@ -30,7 +33,13 @@ Notes on reading the paper
 * ``"meth_coverage"``: the text says entries with fewer than six reads "are treated as missing"; Table 1 and
   Figure 3c say "50% random missing" among them. The default (``within=1.0``) follows the text; pass ``within=0.5``
   for the table's version.
-* The paper masks the *test* split only; the imputers are fitted on the complete training split.
+* *Log scale, before standardisation.* The paper simulated its missing values on the log-transformed data, before
+  the z-scoring. The quantile of ``"mnar_low"`` depends on that order: on the log scale the lowest values belong to
+  weakly expressed genes, while on a z-scored matrix they would be the values that are low *for their gene*. Pass the
+  log-scale matrix here (or as ``mask_reference`` to :func:`omicsnb.impute.experiment.evaluate_imputers`), and
+  z-score afterwards.
+* The paper masks the *test* split only; its imputers are fitted on the complete training split. Ours can also be
+  fitted on a training split with real gaps.
 
 Introduced in the imputation chapter (Qiu et al., VAE imputation of expression and methylation).
 """
@@ -63,6 +72,8 @@ def _matrix(X, name: str = "X") -> np.ndarray:
             raise OmicsInputError(f"{name} has dtype {values.dtype}, not numbers; pass a numeric matrix")
     if values.ndim != 2 or 0 in values.shape:
         raise OmicsInputError(f"{name} must be a non-empty 2-D matrix (samples x features), got shape {values.shape}")
+    if np.isinf(values).any():
+        raise OmicsInputError(f"{name} has {int(np.isinf(values).sum())} infinite values; fix them upstream")
     return values
 
 
@@ -96,8 +107,8 @@ def simulate_missing(X, scenario: str, *, rate: float | None = None, quantile: f
     Parameters
     ----------
     X
-        The complete test matrix (DataFrame or 2-D array). Only its shape is used, except for ``"mnar_low"``
-        (its values are ranked).
+        The test matrix (DataFrame or 2-D array), NaN where a value is really missing. Its shape and its gaps are
+        used, and for ``"mnar_low"`` its observed values are ranked (pass the log scale, before z-scoring).
     scenario
         One of :data:`SCENARIOS`.
     rate
@@ -121,13 +132,16 @@ def simulate_missing(X, scenario: str, *, rate: float | None = None, quantile: f
 
     Returns
     -------
-    numpy.ndarray of bool, shape ``X.shape``.
+    numpy.ndarray of bool, shape ``X.shape``, never True where ``X`` is NaN.
     """
     if scenario not in SCENARIOS:
         raise OmicsInputError(f"unknown scenario {scenario!r}; pass one of: {', '.join(SCENARIOS)}")
     check_int("seed", seed, 0)
     values = _matrix(X)
     n, g = values.shape
+    observed = ~np.isnan(values) if np.issubdtype(values.dtype, np.floating) else np.ones((n, g), dtype=bool)
+    if not observed.any():
+        raise OmicsInputError("X has no observed value; there is nothing to mask")
     rng = np.random.default_rng(seed)
     mask = np.zeros((n, g), dtype=bool)
 
@@ -149,12 +163,17 @@ def simulate_missing(X, scenario: str, *, rate: float | None = None, quantile: f
         check_float("within", within, 0.0, 1.0, low_open=True)
 
     if scenario in ("mcar", "meth_mcar"):
-        _choose(rng, np.arange(n * g), rate, mask)
+        _choose(rng, np.flatnonzero(observed.ravel()), rate, mask)
     elif scenario in ("mnar_genes", "meth_sites"):
         k = int(round(rate * g))
         if k == 0:
             raise OmicsInputError(f"rate={rate} of {g} features masks no feature; pass rate >= {0.5 / g:.3g}")
-        mask[:, rng.choice(g, size=k, replace=False)] = True
+        candidates = np.flatnonzero(observed.any(axis=0))
+        if k > len(candidates):
+            raise OmicsInputError(f"rate={rate} asks for {k} features but only {len(candidates)} have an observed "
+                                  "value; pass a smaller rate")
+        mask[:, rng.choice(candidates, size=k, replace=False)] = True
+        mask &= observed
     elif scenario == "mnar_gc":
         check_float("top_fraction", top_fraction, 0.0, 1.0, low_open=True)
         gc = _feature_vector(gc_content, g, "gc_content", "pass one GC fraction per column, e.g. "
@@ -164,14 +183,13 @@ def simulate_missing(X, scenario: str, *, rate: float | None = None, quantile: f
             raise OmicsInputError(f"top_fraction={top_fraction} of {g} genes selects none; pass a larger value")
         top = np.argsort(-gc, kind="stable")[:k]
         eligible = (np.arange(n)[:, None] * g + np.sort(top)[None, :]).ravel()
-        _choose(rng, eligible, within, mask)
+        _choose(rng, eligible[observed.ravel()[eligible]], within, mask)
     elif scenario == "mnar_low":
         check_float("quantile", quantile, 0.0, 1.0, low_open=True)
-        flat = values.ravel()
-        if not np.isfinite(flat).all():
-            raise OmicsInputError("X has missing or infinite values; mnar_low ranks the complete matrix, pass it")
+        positions = np.flatnonzero(observed.ravel())
+        flat = values.ravel()[positions]
         m = int(round(quantile * flat.size))
-        eligible = np.lexsort((rng.random(flat.size), flat))[:m]  # ties (e.g. zero counts) broken at random
+        eligible = positions[np.lexsort((rng.random(flat.size), flat))[:m]]  # ties (e.g. zero counts) broken at random
         _choose(rng, eligible, within, mask)
     else:  # meth_coverage
         check_int("min_coverage", min_coverage, 1)
@@ -181,5 +199,5 @@ def simulate_missing(X, scenario: str, *, rate: float | None = None, quantile: f
         numeric = cov.dtype != bool and np.issubdtype(cov.dtype, np.number)
         if not numeric or not np.isfinite(cov).all() or (cov < 0).any():
             raise OmicsInputError("coverage must hold non-negative finite read counts; fix or drop the bad entries")
-        _choose(rng, np.flatnonzero(cov.ravel() < min_coverage), within, mask)
+        _choose(rng, np.flatnonzero((cov < min_coverage).ravel() & observed.ravel()), within, mask)
     return mask
