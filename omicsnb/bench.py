@@ -105,6 +105,7 @@ def main(target: str = "all", profile: str = "quick") -> int:
         "pretraining": lambda: import_module("omicsnb.models.ssl_bench").bench_pretraining(),
         "imputation": lambda: import_module("omicsnb.impute.bench").bench_imputation(),
         "cox": lambda: import_module("omicsnb.impute.bench").bench_cox(),
+        "sefs": lambda: import_module("omicsnb.models.sefs_bench").bench_sefs(),
         "ssgsea": lambda: import_module("omicsnb.pathways").bench_ssgsea(),
     }
     if target == "all":

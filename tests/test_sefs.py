@@ -250,3 +250,14 @@ def test_compare_selectors_runs_every_method_and_reuses_pretraining(moons):
     assert np.isclose(again["auroc"].iloc[0], table["auroc"].iloc[0])
     with pytest.raises(OmicsInputError, match="unknown selector"):
         compare_selectors(moons, methods=("lasso",))
+
+
+def test_loop_copula_reference_draws_the_same_distribution():
+    from omicsnb.models.sefs_bench import loop_copula_uniforms
+
+    L = _chol(0.8)
+    loop = loop_copula_uniforms(4000, 2, L, torch.Generator().manual_seed(0)).numpy()
+    vec = copula_uniforms(4000, 2, L, torch.Generator().manual_seed(1)).numpy()
+    assert loop.shape == vec.shape == (4000, 2)
+    assert abs(np.corrcoef(loop.T)[0, 1] - np.corrcoef(vec.T)[0, 1]) < 0.05
+    assert np.allclose(loop.mean(0), 0.5, atol=0.02)
