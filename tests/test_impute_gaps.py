@@ -157,3 +157,21 @@ def test_standardize_observed_uses_observed_statistics_and_keeps_gaps():
     np.testing.assert_allclose(scaler.inverse_transform(Z2), X[:5])
     with pytest.raises(OmicsInputError, match="no observed value"):
         standardize_observed(np.full((3, 2), np.nan))
+
+
+def test_write_imputed_never_overwrites(tmp_path):
+    from omicsnb.impute import write_imputed
+
+    frame = pd.DataFrame(TRUE[:4, :3], index=list("abcd"), columns=["g1", "g2", "g3"])
+    source = tmp_path / "input.csv"
+    frame.to_csv(source)
+    out = write_imputed(frame, tmp_path / "imputed.csv", input_path=source)
+    pd.testing.assert_frame_equal(pd.read_csv(out, index_col=0), frame)
+    with pytest.raises(OmicsInputError, match="already exists"):
+        write_imputed(frame, out)
+    with pytest.raises(OmicsInputError, match="is the input file"):
+        write_imputed(frame, source, input_path=source)
+    with pytest.raises(OmicsInputError, match="NaN"):
+        write_imputed(frame.where(frame > 6), tmp_path / "x.csv")
+    with pytest.raises(OmicsInputError, match="extension"):
+        write_imputed(frame, tmp_path / "x.xlsx")

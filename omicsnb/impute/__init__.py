@@ -29,6 +29,7 @@ from omicsnb.impute.experiment import (
                                         iteration_curve,
                                         select_svd_rank,
                                         summarise_errors,
+                                        write_imputed,
 )
 from omicsnb.impute.missing import SCENARIOS, simulate_missing
 from omicsnb.impute.scaling import ObservedScaler, standardize_observed
@@ -39,5 +40,5 @@ __all__ = [
     "ObservedScaler", "PAPER_HIDDEN", "RandomImputer", "SCENARIOS", "VAEImputer", "standardize_observed",
     "batched_univariate_cox", "concordance_index", "evaluate_imputers",
     "iteration_curve", "mean_ci", "per_gene_grade_spearman", "random_imputation", "rmse_mae", "select_shift_lambda",
-    "select_svd_rank", "simulate_missing", "summarise_errors", "wilcoxon_vs",
+    "select_svd_rank", "simulate_missing", "summarise_errors", "wilcoxon_vs", "write_imputed",
 ]

@@ -7,7 +7,8 @@
 * :class:`ClinicalConcordance` -- per-gene grade and survival associations on imputed vs true data, as a
   concordance index (the paper's Table 2); pass it as ``extra=`` to :func:`evaluate_imputers`;
 * :func:`iteration_curve` -- error and change of the VAE's imputed entries at each imputation iteration;
-* :func:`select_svd_rank` -- the iterative-SVD rank with the smallest validation error.
+* :func:`select_svd_rank` -- the iterative-SVD rank with the smallest validation error;
+* :func:`write_imputed` -- save an imputed matrix to a new file, never over the input or an existing file.
 
 Introduced in the imputation chapter (Qiu et al., VAE imputation of expression and methylation).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,7 +37,8 @@ from omicsnb.impute.missing import simulate_missing
 from omicsnb.impute.vae import VAEImputer
 from omicsnb.validation import OmicsInputError, check_int
 
-__all__ = ["ClinicalConcordance", "evaluate_imputers", "iteration_curve", "select_svd_rank", "summarise_errors"]
+__all__ = ["ClinicalConcordance", "evaluate_imputers", "iteration_curve", "select_svd_rank", "summarise_errors",
+           "write_imputed"]
 
 
 def _as_function(name: str, method) -> Callable:
@@ -289,3 +292,38 @@ def select_svd_rank(X_fit, X_val, ranks, *, rate: float = 0.10, n_trials: int = 
     table = (results.groupby("method", sort=False)[["rmse", "mae"]].mean().rename_axis("rank").reset_index())
     best = int(table.loc[table["rmse"].idxmin(), "rank"])
     return best, table
+
+
+_WRITERS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
+
+
+def write_imputed(frame: pd.DataFrame, path, *, input_path=None) -> Path:
+    """Write an imputed matrix (samples x genes, no NaN) to the new file ``path`` and return its resolved path.
+
+    The format follows the extension: ``.csv``, ``.tsv`` / ``.txt`` (tab) or ``.parquet``. The file must not exist
+    yet, and must not be the input file ``input_path``: an imputed matrix never replaces the data it came from.
+    Introduced in the imputation chapter (Qiu et al., VAE imputation).
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise OmicsInputError("frame must be a DataFrame of samples x genes; wrap the array with its sample and gene "
+                              "names")
+    if frame.isna().to_numpy().any():
+        raise OmicsInputError(f"the matrix still has {int(frame.isna().to_numpy().sum())} NaN values; impute first")
+    if not path or not str(path).strip():
+        raise OmicsInputError("imputed_path is empty; pass -p imputed_path FILE.csv to write the imputed matrix")
+    target = Path(path).expanduser().resolve()
+    suffix = target.suffix.lower()
+    if suffix not in (*_WRITERS, ".parquet"):
+        raise OmicsInputError(f"imputed_path {path} has extension {suffix or '(none)'}; pass a .csv, .tsv, .txt or "
+                              ".parquet file name")
+    if input_path and target == Path(input_path).expanduser().resolve():
+        raise OmicsInputError(f"imputed_path {path} is the input file; pass -p imputed_path with a new file name")
+    if target.exists():
+        raise OmicsInputError(f"imputed_path {path} already exists; pass a new file name (nothing is overwritten)")
+    if not target.parent.is_dir():
+        raise OmicsInputError(f"the folder of imputed_path {path} does not exist; create it or pass another path")
+    if suffix == ".parquet":
+        frame.to_parquet(target)
+    else:
+        frame.to_csv(target, sep=_WRITERS[suffix])
+    return target
