@@ -155,6 +155,11 @@ class _NetworkEstimator(TransformerMixin, BaseEstimator):
             encoder = MLP(n_features, self.hidden, dropout=self.dropout, batch_norm=self.batch_norm)
         return EncoderClassifier(encoder, n_outputs, freeze_encoder=self.freeze_encoder)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # the network computes in float32, whatever X's dtype
+        return tags
+
     def transform(self, X) -> np.ndarray:
         """Encoder embedding (output of the last hidden block), shape (samples, encoder.out_dim)."""
         features = self._features(X)
@@ -311,7 +316,8 @@ class MLPRegressor(RegressorMixin, _NetworkEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Predicted ``y`` for each sample (float64, on the scale of the training target)."""
-        outputs = forward_in_batches(self.model_, self._features(X)).reshape(-1).double().cpu().numpy()
+        features = self._features(X)  # first: an unfitted model raises NotFittedError, not AttributeError
+        outputs = forward_in_batches(self.model_, features).reshape(-1).double().cpu().numpy()
         return outputs * self.target_scale_ + self.target_mean_
 
 

@@ -173,6 +173,11 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
             total += self._loss(batch, reference, generator)["loss"].item() * len(batch)
         return total / (len(X_val) - (len(X_val) % self.batch_size == 1))
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # embeddings are float32, whatever X's dtype
+        return tags
+
     # -- using the result --------------------------------------------------------------------------------------------
     @property
     def encoder(self) -> Encoder:

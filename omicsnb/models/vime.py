@@ -7,8 +7,10 @@
   ``beta`` times a consistency loss on ``K`` corrupted copies of unlabelled samples.
 
 Differences from the TF1 reference code, each deliberate (see the methods notes): masks are re-drawn every batch
-(the reference corrupts the data once before training); the feature head is linear (the reference's sigmoid cannot
-reproduce z-scored values); the encoder is the book's 4 x 256 encoder (the reference uses one layer of width d).
+(the reference corrupts the data once before training); the feature head's output layer is linear (the reference's
+sigmoid cannot reproduce z-scored values); the encoder is the book's 4 x 256 encoder (the reference uses one layer of
+width d). The heads are one Linear layer by default; ``head_hidden="dradjat"`` (:data:`DRADJAT_HEADS`) gives each of
+them Dradjat et al.'s four [Linear 256 - ReLU] blocks before its output layer.
 Introduced in chapter *Self-supervised pretraining (VIME, SCARF, BYOL)*.
 """
 
@@ -34,6 +36,29 @@ from omicsnb.training import fit_loop, forward_in_batches, torch_seed
 from omicsnb.validation import OmicsInputError, as_feature_matrix, as_label_vector, check_float, check_int
 
 CONSISTENCY = ("variance", "mse")
+#: Hidden widths of each VIME decoder in Dradjat et al.'s ``vime_self_4layers``: four Dense-256 ReLU layers (no batch
+#: norm, no dropout) between the encoder's output and the decoder's output layer.
+DRADJAT_HEADS = (256, 256, 256, 256)
+#: Named head architectures that ``VIMESelf(head_hidden=...)`` and the profiles accept in place of a tuple of widths.
+HEAD_PRESETS = {"linear": (), "dradjat": DRADJAT_HEADS}
+
+
+def head_widths(head_hidden) -> tuple[int, ...]:
+    """The hidden widths a ``head_hidden`` setting stands for: a preset name from :data:`HEAD_PRESETS` or widths.
+
+    ``"linear"`` -> ``()`` (each head one Linear layer), ``"dradjat"`` -> :data:`DRADJAT_HEADS`; a sequence of
+    positive integers is returned as a tuple. Anything else raises a one-line :class:`OmicsInputError`.
+    Introduced in chapter *VIME*.
+    """
+    if isinstance(head_hidden, str):
+        if head_hidden not in HEAD_PRESETS:
+            raise OmicsInputError(
+                f"head_hidden={head_hidden!r} is unknown; pass one of {', '.join(map(repr, HEAD_PRESETS))} "
+                "or a tuple of layer widths such as (256, 256)"
+            )
+        return HEAD_PRESETS[head_hidden]
+    MLP(1, head_hidden, out_dim=1)  # validates a sequence of widths (one-line error otherwise)
+    return tuple(int(h) for h in head_hidden)
 
 
 def vime_corrupt(x: torch.Tensor, reference: torch.Tensor, p_m: float,
@@ -54,8 +79,10 @@ class VIMESelf(SSLPretrainer):
     ----------
     p_m : probability that an entry is corrupted, in [0, 1] (reference default 0.3).
     alpha : weight of the feature-reconstruction MSE relative to the mask BCE (reference default 2.0).
-    head_hidden : hidden widths of both heads; ``()`` (default) makes each head one Linear layer, Dradjat et al.
-        use ``(256, 256, 256, 256)``.
+    head_hidden : hidden widths of both heads (the mask and the feature decoder), or a preset name (see
+        :func:`head_widths`). ``()`` or ``"linear"`` (default) makes each head one Linear layer;
+        ``"dradjat"`` (= :data:`DRADJAT_HEADS`) gives each head Dradjat et al.'s four [Linear 256 - ReLU] blocks
+        before its output layer. Hidden head layers have no batch norm and no dropout, as in their code.
     **kwargs : the shared settings of :class:`~omicsnb.models.ssl.SSLPretrainer` (hidden, dropout, lr, epochs ...).
 
     The mask target is ``changed`` (entries whose value actually differs), as in the reference code. ``history_``
@@ -65,7 +92,7 @@ class VIMESelf(SSLPretrainer):
 
     components = ("mask_bce", "feature_mse")
 
-    def __init__(self, p_m: float = 0.3, alpha: float = 2.0, head_hidden: Sequence[int] = (),
+    def __init__(self, p_m: float = 0.3, alpha: float = 2.0, head_hidden: Sequence[int] | str = (),
                  hidden: Sequence[int] = (256, 256, 256, 256), dropout: float = 0.1, batch_norm: bool = True,
                  lr: float = 1e-4, weight_decay: float = 0.0, batch_size: int = 256, epochs: int = 100,
                  val_fraction: float = 0.1, seed: int = 0, device: str = "cpu", progress: bool = True):
@@ -79,12 +106,12 @@ class VIMESelf(SSLPretrainer):
     def _check_method_params(self) -> None:
         check_float("p_m", self.p_m, 0.0, 1.0)
         check_float("alpha", self.alpha, 0.0)
-        MLP(1, self.head_hidden, out_dim=1)  # validates head_hidden
+        head_widths(self.head_hidden)
 
     def _build(self, n_features: int) -> nn.ModuleDict:
-        width = self.encoder_.out_dim
-        heads = {name: MLP(width, self.head_hidden, out_dim=n_features, dropout=self.dropout,
-                           batch_norm=self.batch_norm) for name in ("mask", "feature")}
+        width, hidden = self.encoder_.out_dim, head_widths(self.head_hidden)
+        heads = {name: MLP(width, hidden, out_dim=n_features, dropout=0.0, batch_norm=False)
+                 for name in ("mask", "feature")}
         return nn.ModuleDict(heads)
 
     def _loss(self, x, reference, generator):
