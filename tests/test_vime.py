@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from omicsnb.models.mlp import Encoder
-from omicsnb.models.vime import VIMESelf, VIMESemi, vime_corrupt
+from omicsnb.models.vime import DRADJAT_HEADS, VIMESelf, VIMESemi, head_widths, vime_corrupt
 from omicsnb.validation import OmicsInputError
 
 FAST = dict(epochs=6, batch_size=64, lr=1e-3, progress=False)
@@ -145,3 +146,44 @@ def test_vime_semi_feature_mismatch(pretrained):
         VIMESemi(progress=False).fit(X, y, X[:, :4])
     with pytest.raises(OmicsInputError, match="encoder expects 300 features"):
         VIMESemi(encoder_from=pretrained, progress=False).fit(X, y, X)
+
+
+def test_head_presets_resolve_to_widths():
+    assert head_widths("linear") == () and head_widths(()) == ()
+    assert head_widths("dradjat") == DRADJAT_HEADS == (256, 256, 256, 256)
+    assert head_widths([64, 32]) == (64, 32)
+    with pytest.raises(OmicsInputError, match="head_hidden='deep' is unknown; pass one of 'linear', 'dradjat'"):
+        head_widths("deep")
+    with pytest.raises(OmicsInputError, match="hidden layer width=0 is out of range"):
+        head_widths((8, 0))
+
+
+@pytest.mark.parametrize("head_hidden, n_linear", [("linear", 1), ((), 1), ((16,), 2), ("dradjat", 5)])
+def test_heads_follow_dradjat_architecture(head_hidden, n_linear):
+    X = np.random.default_rng(0).normal(size=(40, 7)).astype(np.float32)
+    model = VIMESelf(head_hidden=head_hidden, hidden=(12,), epochs=1, batch_size=16, progress=False).fit(X)
+    assert model.get_params()["head_hidden"] == head_hidden  # the preset name survives get_params / clone
+    for name in ("mask", "feature"):
+        layers = list(model.modules_[name].layers)
+        linear = [m for m in layers if isinstance(m, nn.Linear)]
+        assert len(linear) == n_linear
+        assert linear[0].in_features == 12 and linear[-1].out_features == 7
+        assert tuple(m.out_features for m in linear[:-1]) == head_widths(head_hidden)
+        # hidden blocks are Linear - ReLU only (Dradjat et al.'s decoders): no batch norm, no active dropout
+        assert not any(isinstance(m, nn.BatchNorm1d) for m in layers)
+        assert all(m.p == 0 for m in layers if isinstance(m, nn.Dropout))
+        assert sum(isinstance(m, nn.ReLU) for m in layers) == n_linear - 1
+
+
+def test_deep_heads_learn_the_pretext_task():
+    rng = np.random.default_rng(0)
+    factors = rng.normal(size=(400, 4))
+    X = (np.repeat(factors, 8, axis=1) + 0.1 * rng.normal(size=(400, 32))).astype(np.float32)
+    model = VIMESelf(head_hidden="dradjat", hidden=(64, 64), epochs=8, batch_size=64, lr=1e-3,
+                     progress=False).fit(X[:300])
+    h = model.history_
+    assert h["feature_mse"].iloc[-1] < 0.5 * h["feature_mse"].iloc[0]
+    check = model.pretext_check(X[300:])
+    assert check["feature_mse"] < check["mean_mse"]
+    with pytest.raises(OmicsInputError, match="head_hidden='four' is unknown"):
+        VIMESelf(head_hidden="four", progress=False).fit(X)
