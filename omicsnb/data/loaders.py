@@ -321,6 +321,13 @@ def load_expression(
             raise _column_not_found("metadata column", name, table.columns, source)
     if table.shape[1] == 0:
         raise OmicsInputError(f"{source} has no columns; pass a matrix with a header line")
+    repeated = table.columns[table.columns.duplicated()]
+    for name in [*per_sample, table.columns[0]]:
+        if name in repeated:
+            raise OmicsInputError(
+                f"column {name!r} appears {int((table.columns == name).sum())} times in the header of {source}; "
+                "make the column names unique"
+            )
 
     id_column = sample_id_column
     first = table.columns[0]
@@ -360,7 +367,8 @@ def load_expression(
 
     if keep_text_columns:
         metadata_columns = metadata_columns + [
-            c for c in table.columns if c not in per_sample and c != id_column and _is_text_column(table[c])
+            c for c in table.columns
+            if c not in per_sample and c != id_column and c not in repeated and _is_text_column(table[c])
         ]
     keep = [c for c in (label_column, *metadata_columns) if c is not None]
     return _finish(table.drop(columns=keep), table.loc[:, keep], label_column=label_column,

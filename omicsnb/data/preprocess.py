@@ -48,9 +48,9 @@ def _describe_cell(X, flat_position: int, n_columns: int) -> str:
 def _numeric_values(X, name: str, fix: str = "remove it, or keep it apart as metadata") -> np.ndarray:
     """Return the values of ``X`` as a numeric 2-D array, or raise naming the first non-numeric column."""
     if isinstance(X, pd.DataFrame):
-        for column, dtype in X.dtypes.items():
+        for position, (column, dtype) in enumerate(X.dtypes.items()):
             if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-                values = X[column]
+                values = X.iloc[:, position]  # by position: a duplicated name would select several columns
                 bad = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
                 example = f" (e.g. {bad.iloc[0]!r} in row {bad.index[0]!r})" if len(bad) else ""
                 raise OmicsInputError(
