@@ -1,0 +1,33 @@
+"""The quick-profile results of every chapter match the committed references within per-metric tolerances.
+
+The references are the results files that ``make regen-nbval`` writes next to the committed quick-profile notebooks
+(``tests/nbval/results/<notebook>.json``). Numbers are compared within :data:`omicsnb.compare.TOLERANCES`, text and
+verdicts exactly, so the check holds on any CPU (``ATEN_CPU_CAPABILITY=default``, ``avx2``, ``avx512``) while a real
+change of results still fails. The quick book itself is built once per session by the ``quick_book`` fixture.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from omicsnb.compare import compare_results
+
+REFERENCES = Path(__file__).parent / "nbval" / "results"
+
+
+@pytest.mark.slow
+def test_quick_results_match_the_committed_references(quick_book):
+    produced = sorted((Path(quick_book) / "book" / "results").glob("[0-9]*.json"))
+    assert produced, "the quick build recorded no results"
+    problems, missing = [], []
+    for path in produced:
+        reference = REFERENCES / path.name
+        if not reference.exists():
+            missing.append(path.name)
+            continue
+        problems += compare_results(json.loads(path.read_text()), json.loads(reference.read_text()), name=path.stem)
+    assert not missing, f"no committed reference for {missing}; run `make regen-nbval` and commit tests/nbval/results"
+    assert not problems, f"{len(problems)} result(s) beyond tolerance:\n" + "\n".join(problems[:40])
