@@ -11,11 +11,13 @@ NBVAL_DIR := tests/nbval
 # quick-profile notebooks are executed and re-checked with one thread (the book itself uses every core).
 ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help setup book test lint unit nbval booktest regen-nbval bench clean
+.PHONY: help setup book test lint unit nbval booktest status regen-nbval bench clean
 
 help:
-	@echo "make book         set up .venv, run every notebook at the book profile, build _build/html"
+	@echo "make book         set up .venv, run the notebooks at the book profile (unchanged ones are skipped), build _build/html"
+	@echo "make book FORCE=1 the same, rerunning every notebook"
 	@echo "make test         set up .venv, run unit tests, nbval and a quick-profile book build"
+	@echo "make status       list committed notebooks that are stale against code, profile, data, lock or source"
 	@echo "make regen-nbval  re-run the committed quick-profile notebooks in $(NBVAL_DIR) (when results change on purpose)"
 	@echo "make bench        measure the speed targets (omicsnb bench)"
 
@@ -27,10 +29,12 @@ $(STAMP): requirements-lock.txt pyproject.toml
 
 setup: $(STAMP)
 
+# Unchanged notebooks (same source, parameters, input files, package code and lock) are skipped, and the run says
+# so per notebook; FORCE=1 reruns every one of them.
 book: setup
-	$(BIN)/omicsnb build --profile book
+	$(BIN)/omicsnb build --profile book$(if $(FORCE), --force)
 
-test: lint unit nbval booktest
+test: lint unit nbval booktest status
 
 lint: setup
 	$(BIN)/ruff check omicsnb tests
@@ -43,6 +47,11 @@ nbval: setup
 
 booktest: setup
 	$(ONE_THREAD) $(BIN)/python -m pytest tests -m slow -q
+
+# Exits non-zero when a committed executed notebook (book/, tests/nbval/) no longer matches its source, profile,
+# input files, the package code (docstrings and comments aside) or the lock file, and says which and why.
+status: setup
+	$(BIN)/omicsnb status
 
 regen-nbval: setup
 	$(ONE_THREAD) $(BIN)/omicsnb run --all --profile quick --out $(NBVAL_DIR) --force

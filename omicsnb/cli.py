@@ -4,8 +4,14 @@ Examples::
 
     omicsnb list
     omicsnb run 02_baseline --profile quick -p repeats 2 -p fractions "[0.2, 1.0]"
-    omicsnb build --profile book
+    omicsnb run 01_data -p data_path my.csv -p label_column tissue      # -> _build/runs/my/book/
+    omicsnb build --profile book              # skips unchanged notebooks; --force reruns them
+    omicsnb build --profile quick --only 01_data 02_baseline
+    omicsnb build --profile quick -p data_path my.csv --name mine      # -> _build/runs/mine/
+    omicsnb status                            # which committed notebooks are stale, and why
     omicsnb bench simulator
+
+Ctrl-C (or SIGTERM) stops a run cleanly: one line, exit status 130, nothing half-written.
 
 Introduced in the book's front matter, *How to run this book*.
 """
@@ -13,6 +19,7 @@ Introduced in the book's front matter, *How to run this book*.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import textwrap
 
@@ -46,13 +53,34 @@ def _cmd_run(args) -> int:
         raise OmicsInputError("-p applies to one notebook; run the notebooks one at a time to override parameters")
     for name in names:
         runner.run_notebook(
-            name, profile=args.profile, overrides=_overrides(name, args.param), out_dir=args.out, force=args.force
+            name, profile=args.profile, overrides=_overrides(name, args.param), out_dir=args.out, force=args.force,
+            run_name=args.name,
         )
     return 0
 
 
 def _cmd_build(args) -> int:
-    runner.build_book(profile=args.profile, out_root=args.out, only=args.only, force=args.force, html=not args.no_html)
+    params = {}
+    for key, raw in args.param or []:
+        params[key] = raw
+    runner.build_book(
+        profile=args.profile, out_root=args.out, only=args.only, force=args.force, html=not args.no_html,
+        params=params, data_profile=args.data_profile, run_name=args.name,
+    )
+    return 0
+
+
+def _cmd_status(args) -> int:
+    folders = [runner.REPO_ROOT / f if not f.startswith("/") else f for f in args.folders] if args.folders else None
+    report = runner.stale_notebooks(folders)
+    stale = [(path, reasons) for path, reasons in report if reasons]
+    for path, reasons in report:
+        state = "stale: " + "; ".join(reasons) if reasons else "up to date"
+        print(f"{runner._show(path)}: {state}")
+    if stale:
+        print(f"{len(stale)} of {len(report)} executed notebooks are stale; rerun them (make book, make regen-nbval)")
+        return 1
+    print(f"all {len(report)} executed notebooks are up to date")
     return 0
 
 
@@ -79,31 +107,55 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", default="book", help="quick | book | paper (default: book)")
     run.add_argument("--out", default=None, help="output folder (default: book/ for the book profile, else _build/profiles/P/book)")
     run.add_argument("--force", action="store_true", help="run even if the fingerprint is unchanged")
+    run.add_argument("--name", default=None,
+                     help="folder under _build/runs/ for a run on your own data (default: the data file's stem)")
     run.set_defaults(func=_cmd_run)
 
     build = sub.add_parser("build", help="run the whole book at a profile, then render the HTML")
     build.add_argument("--profile", default="book", help="quick | book | paper (default: book)")
-    build.add_argument("--only", action="append", metavar="NAME", help="run only this notebook (repeatable)")
+    build.add_argument("--only", nargs="+", action="extend", metavar="NAME",
+                       help="build just these chapters (the table of contents lists only them)")
+    build.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                       help="set a parameter in every chapter that has it (e.g. -p data_path my.csv)")
+    build.add_argument("--data-profile", default=None, metavar="FILE.yml",
+                       help="YAML with 'name', 'parameters' (for every chapter that has them) and optional 'notebooks'")
+    build.add_argument("--name", default=None, help="folder under _build/runs/ for a build on your own data")
     build.add_argument("--out", default=None, help="scratch root for non-book builds (default: _build/profiles/P)")
     build.add_argument("--force", action="store_true", help="re-run notebooks even if unchanged")
     build.add_argument("--no-html", action="store_true", help="run the notebooks but skip jupyter-book")
     build.set_defaults(func=_cmd_build)
 
+    status = sub.add_parser("status", help="list committed executed notebooks that are stale, and why (exit 1 if any)")
+    status.add_argument("folders", nargs="*", help="folders of executed notebooks (default: book tests/nbval)")
+    status.set_defaults(func=_cmd_status)
+
     bench = sub.add_parser("bench", help="measure speed and memory targets side by side")
     bench.add_argument("target", nargs="?", default="all",
-                       help="simulator | notebooks | maketest | pretraining | imputation | cox | all (= simulator + notebooks)")
+                       help="simulator | notebooks | maketest | pretraining | imputation | cox | ssgsea | sefs "
+                            "| all (= simulator + notebooks)")
     bench.add_argument("--profile", default="quick", help="profile for the notebooks benchmark (default: quick)")
     bench.set_defaults(func=_cmd_bench)
     return parser
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)  # SIGTERM stops a run as cleanly as Ctrl-C
     try:
         return args.func(args)
     except (OmicsInputError, runner.OmicsRunError) as exc:
         print(f"omicsnb: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        what = str(exc) if isinstance(exc, runner.RunInterrupted) else "stopped"
+        print(f"interrupted: {what}", file=sys.stderr, flush=True)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,3 +26,23 @@ def splits():
 
     source = load_or_simulate(n_samples=400, n_genes=2000, n_programmes=12, progress=False)
     return prepare_classification(source, n_finetune=100, n_test=100, n_hvg=300)
+
+
+@pytest.fixture(scope="session")
+def quick_book(tmp_path_factory):
+    """The whole book built once per session at the quick profile (forced, HTML with warnings as errors) in a
+    scratch folder; returns its root, with ``book/*.ipynb``, ``book/results/*.json`` and ``_build/html`` inside.
+
+    ``book_before.json`` next to the root holds the modification times of the committed ``book/*.ipynb`` taken before
+    the build, so a test can check that the build never touched them. Use it only from tests marked ``slow``.
+    """
+    import json
+
+    from omicsnb import runner
+
+    base = tmp_path_factory.mktemp("quick_book")
+    before = {p.name: p.stat().st_mtime_ns for p in runner.BOOK_DIR.glob("*.ipynb")}
+    (base / "book_before.json").write_text(json.dumps(before))
+    root = base / "quick"
+    runner.build_book(profile="quick", out_root=root, force=True)
+    return root

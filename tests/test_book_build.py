@@ -1,4 +1,8 @@
-"""The whole book at the quick profile, rendered by jupyter-book with warnings as errors, in a scratch folder."""
+"""The whole book at the quick profile, rendered by jupyter-book with warnings as errors, in a scratch folder.
+
+The build itself is the session fixture ``quick_book`` (tests/conftest.py), so other slow tests (the results
+references) reuse it instead of building the book twice.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,16 @@ from omicsnb import runner
 
 
 @pytest.mark.slow
-def test_quick_book_builds_with_warnings_as_errors(tmp_path):
-    book_before = {p.name: p.stat().st_mtime_ns for p in runner.BOOK_DIR.glob("*.ipynb")}
-    records = runner.build_book(profile="quick", out_root=tmp_path / "quick", force=True)
-    html = tmp_path / "quick" / "_build" / "html"
-    for rec in records:
-        assert (html / "book" / f"{rec.name}.html").exists(), f"{rec.name} was not rendered"
-        results = json.loads((tmp_path / "quick" / "book" / "results" / f"{rec.name}.json").read_text())
-        assert results["profile"] == "quick" and results["tables"], f"{rec.name} recorded no results"
+def test_quick_book_builds_with_warnings_as_errors(quick_book):
+    html = quick_book / "_build" / "html"
+    names = list(runner.discover_notebooks())
+    for name in names:
+        assert (html / "book" / f"{name}.html").exists(), f"{name} was not rendered"
+        results = json.loads((quick_book / "book" / "results" / f"{name}.json").read_text())
+        assert results["profile"] == "quick" and results["tables"], f"{name} recorded no results"
     assert (html / "index.html").exists()
+    runs = json.loads((quick_book / "book" / "results" / "_runs.json").read_text())
+    assert set(runs) == set(names)
     # the quick build never touches the committed book-profile notebooks
-    assert {p.name: p.stat().st_mtime_ns for p in runner.BOOK_DIR.glob("*.ipynb")} == book_before
+    before = json.loads((quick_book.parent / "book_before.json").read_text())
+    assert {p.name: p.stat().st_mtime_ns for p in runner.BOOK_DIR.glob("*.ipynb")} == before

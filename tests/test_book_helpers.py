@@ -50,3 +50,46 @@ def test_glue_returns_nothing_and_unwraps_numpy_scalars(monkeypatch):
     monkeypatch.setattr(myst_nb, "glue", lambda key, value, display: glued.update({key: value}))
     assert book.glue("answer", np.float64(42.5), display=False) is None
     assert type(glued["answer"]) is float and repr(glued["answer"]) == "42.5"
+
+
+RECORDER = """
+import os, sys
+from omicsnb import book
+os.environ["OMICSNB_RESULTS_DIR"], os.environ["OMICSNB_NOTEBOOK"] = sys.argv[1], "02_baseline"
+worker = int(sys.argv[2])
+for j in range(25):
+    book.record(f"t{worker}_{j}", {"worker": worker, "j": j}, show=False)
+"""
+
+
+def test_record_is_safe_under_concurrent_writers(tmp_path):
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", RECORDER, str(tmp_path), str(i)], stderr=subprocess.PIPE, text=True)
+             for i in range(4)]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    tables = json.loads((tmp_path / "02_baseline.json").read_text())
+    assert len(tables) == 100 and tables["t3_24"] == [{"worker": 3, "j": 24}]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_update_json_is_atomic_and_names_a_corrupt_file(tmp_path):
+    path = tmp_path / "log.json"
+    book.update_json(path, lambda d: d.update(a=1))
+    assert book.update_json(path, lambda d: {**d, "b": 2}) == {"a": 1, "b": 2}
+    assert json.loads(path.read_text()) == {"a": 1, "b": 2}
+    path.write_text('{"a": ')
+    with pytest.raises(OmicsInputError, match=r"log.json is not valid JSON .*restore it") as info:
+        book.update_json(path, lambda d: d.update(c=3))
+    assert "\n" not in str(info.value)
+    assert book.update_json(path, lambda d: d.update(c=3), rebuild=lambda: {"rebuilt": True}) == {"rebuilt": True, "c": 3}
+
+    def boom(data):
+        raise RuntimeError("writer died")
+
+    with pytest.raises(RuntimeError):
+        book.update_json(path, boom)
+    assert json.loads(path.read_text()) == {"rebuilt": True, "c": 3}  # a failed writer leaves the old file
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".log.json.lock", "log.json"]
