@@ -64,6 +64,13 @@ def test_contract_lines_are_in_every_chapter_that_takes_user_data():
     assert checked >= 7
 
 
+def test_running_page_documents_every_contract_parameter():
+    text = (NOTEBOOK_DIR.parent / "book" / "running.md").read_text()
+    for name, (default, _) in CONTRACT_DEFAULTS.items():
+        assert f"| `{name}` |" in text, name
+    assert "load_pbmc68k_reduced" in text
+
+
 def test_misspelt_keyword_is_an_error():
     with pytest.raises(OmicsInputError, match=r"unknown keyword 'n_sample' \(did you mean 'n_samples'\?\)"):
         data.load_or_simulate(n_sample=100)
