@@ -187,3 +187,13 @@ def test_deep_heads_learn_the_pretext_task():
     assert check["feature_mse"] < check["mean_mse"]
     with pytest.raises(OmicsInputError, match="head_hidden='four' is unknown"):
         VIMESelf(head_hidden="four", progress=False).fit(X)
+
+
+def test_vime_semi_without_validation_runs_every_epoch(splits):
+    model = VIMESemi(
+        encoder_from=Encoder(splits.X_finetune.shape[1], hidden=(16,)), K=2, max_epochs=3, patience=1,
+        batch_size=32, val_fraction=0.0, progress=False)
+    model.fit(splits.X_finetune, splits.y_finetune, splits.X_pretrain)
+    h = model.history_
+    assert h["epoch"].tolist() == [1, 2, 3] and model.best_epoch_ == 3  # patience needs validation data
+    assert h[["val_loss", "val_accuracy"]].isna().all().all()

@@ -171,6 +171,7 @@ class VIMESemi(ClassifierMixin, BaseEstimator):
     (the reference code; the clean sample is not used), or ``"mse"``: mean squared difference between the logits of
     each copy and of the clean sample (TabularS3L's variant). Training stops ``patience`` epochs after the lowest
     validation cross-entropy (stratified ``val_fraction`` of the labelled data) and keeps the best weights.
+    The model supplies only that loss, as a step of :func:`~omicsnb.training.fit_loop`, the book's one training loop.
 
     Parameters
     ----------
