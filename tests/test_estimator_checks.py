@@ -2,7 +2,8 @@
 
 Every estimator runs the full battery with tiny settings (a few epochs, narrow layers). The checks that cannot pass
 by design are listed per estimator with the reason, and run as expected failures: they still execute, so a check that
-starts passing shows up as XPASS.
+starts passing shows up as XPASS. ``VIMESemi.fit(X_labeled, y, X_unlabeled)`` needs unlabelled data as a third
+argument, which the checks cannot supply; it is covered by the clone test here and by ``test_vime.py``.
 """
 
 from __future__ import annotations
