@@ -310,18 +310,18 @@ def write_imputed(frame: pd.DataFrame, path, *, input_path=None) -> Path:
     if frame.isna().to_numpy().any():
         raise OmicsInputError(f"the matrix still has {int(frame.isna().to_numpy().sum())} NaN values; impute first")
     if not path or not str(path).strip():
-        raise OmicsInputError("imputed_path is empty; pass -p imputed_path FILE.csv to write the imputed matrix")
+        raise OmicsInputError("imputed_output_path is empty; pass -p imputed_output_path FILE.csv to write the imputed matrix")
     target = Path(path).expanduser().resolve()
     suffix = target.suffix.lower()
     if suffix not in (*_WRITERS, ".parquet"):
-        raise OmicsInputError(f"imputed_path {path} has extension {suffix or '(none)'}; pass a .csv, .tsv, .txt or "
+        raise OmicsInputError(f"imputed_output_path {path} has extension {suffix or '(none)'}; pass a .csv, .tsv, .txt or "
                               ".parquet file name")
     if input_path and target == Path(input_path).expanduser().resolve():
-        raise OmicsInputError(f"imputed_path {path} is the input file; pass -p imputed_path with a new file name")
+        raise OmicsInputError(f"imputed_output_path {path} is the input file; pass -p imputed_output_path with a new file name")
     if target.exists():
-        raise OmicsInputError(f"imputed_path {path} already exists; pass a new file name (nothing is overwritten)")
+        raise OmicsInputError(f"imputed_output_path {path} already exists; pass a new file name (nothing is overwritten)")
     if not target.parent.is_dir():
-        raise OmicsInputError(f"the folder of imputed_path {path} does not exist; create it or pass another path")
+        raise OmicsInputError(f"the folder of imputed_output_path {path} does not exist; create it or pass another path")
     if suffix == ".parquet":
         frame.to_parquet(target)
     else:
