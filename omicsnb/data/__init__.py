@@ -39,6 +39,7 @@ from omicsnb.data.preprocess import (
     stratified_split,
 )
 from omicsnb.data.simulate import Cohort, simulate_cohort
+from omicsnb.data.synthetic import SelectionTask, gene_module_task, pbmc_t_cell_task, two_moons_task
 from omicsnb.data.views import MultiOmicsData, load_nutrimouse, load_views, simulate_multiomics
 
 __all__ = [
@@ -49,5 +50,6 @@ __all__ = [
     "load_archs4", "load_expression", "load_gse7390", "load_or_simulate", "load_xena", "log_transform", "map_gene_ids",
     "prepare_classification", "read_gmt", "select_variable_genes", "simulate_cohort", "standardize",
     "standardize_per_group", "stratified_split", "strip_version", "write_gmt",
+    "SelectionTask", "gene_module_task", "pbmc_t_cell_task", "two_moons_task",
     "MultiOmicsData", "load_nutrimouse", "load_views", "simulate_multiomics",
 ]

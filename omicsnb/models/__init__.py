@@ -7,6 +7,8 @@
 - :mod:`omicsnb.models.multitask` -- multi-task pretraining with pathway targets (chapter *Pathway-informed
   pretraining*);
 - :mod:`omicsnb.models.corruption` -- the vectorised empirical-marginal corruption they use.
+- :mod:`omicsnb.models.sefs` -- SEFS feature selection with correlated gates, and stochastic gates (chapter *Feature
+  selection with SEFS*).
 """
 
 from omicsnb.models.byol import BYOL
@@ -21,9 +23,11 @@ from omicsnb.models.mlp import (
 )
 from omicsnb.models.multitask import MultiTaskSSL, PathwayEncoder
 from omicsnb.models.scarf import SCARF
+from omicsnb.models.sefs import SEFS, stochastic_gates
 from omicsnb.models.ssl import SSLPretrainer
 from omicsnb.models.vime import VIMESelf, VIMESemi
 
 __all__ = ["DeepIMV", "product_of_experts",
            "BYOL", "MLP", "Encoder", "EncoderClassifier", "MLPClassifier", "MLPRegressor", "MultiTaskSSL",
-           "PathwayEncoder", "SCARF", "SSLPretrainer", "VIMESelf", "VIMESemi", "stratified_validation_split"]
+           "PathwayEncoder", "SCARF", "SEFS", "SSLPretrainer", "VIMESelf", "VIMESemi", "stochastic_gates",
+           "stratified_validation_split"]
