@@ -66,7 +66,7 @@ def test_contract_lines_are_in_every_chapter_that_takes_user_data():
 
 def test_running_page_documents_every_contract_parameter():
     text = (NOTEBOOK_DIR.parent / "book" / "running.md").read_text()
-    for name, (default, _) in CONTRACT_DEFAULTS.items():
+    for name in CONTRACT_DEFAULTS:
         assert f"| `{name}` |" in text, name
     assert "load_pbmc68k_reduced" in text
 
@@ -177,6 +177,14 @@ def test_auto_keeps_non_integer_values_as_log(tmp_path):
     source = data.load_or_simulate(_write(frame, tmp_path))
     assert source.data_kind == "log"
     np.testing.assert_allclose(source.log_expression.to_numpy(), frame.iloc[:, 1:].to_numpy(), rtol=1e-6)
+
+
+def test_auto_warns_about_unlogged_non_integer_values(tmp_path):
+    frame = _frame()
+    frame.iloc[:, 1:] = np.exp(frame.iloc[:, 1:].to_numpy())  # TPM-like, not logged
+    source = data.load_or_simulate(_write(frame, tmp_path))
+    assert source.data_kind == "log"
+    assert any("log-transform the file first" in note for note in source.notes)
 
 
 def test_negative_counts_name_data_kind_log(tmp_path):

@@ -72,7 +72,10 @@ _VALUE_LABELS = {
 
 def contract_parameter_lines() -> list[str]:
     """The contract's lines for a chapter's ``parameters`` cell, ``name = default  # help``, in contract order."""
-    return [f"{name} = {default!r}  # {help_}" for name, (default, help_) in CONTRACT_DEFAULTS.items()]
+    def literal(value) -> str:
+        return '"' + value + '"' if isinstance(value, str) else repr(value)
+
+    return [f"{name} = {literal(default)}  # {help_}" for name, (default, help_) in CONTRACT_DEFAULTS.items()]
 
 
 def _param(name: str, value) -> str:
@@ -246,6 +249,10 @@ def _resolve_kind(X: pd.DataFrame, data_kind: str, source: str, notes: list[str]
             kind = "log"
             _note(notes, f"data_kind auto: {source} holds {'negative' if lowest < 0 else 'non-integer'} values, "
                          "used as they are (log scale); pass -p data_kind counts if they are raw counts")
+            highest = float(finite.max()) if finite.size else 0.0
+            if highest > 100:
+                _note(notes, f"values reach {highest:.4g}, more than log-scale expression usually does; if they are "
+                             "not logged (TPM, intensities), log-transform the file first")
         return kind
     if data_kind == "counts" and lowest < 0:
         n_negative = int((finite < 0).sum())
