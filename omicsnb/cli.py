@@ -78,7 +78,7 @@ def _cmd_status(args) -> int:
         state = "stale: " + "; ".join(reasons) if reasons else "up to date"
         print(f"{runner._show(path)}: {state}")
     if stale:
-        print(f"{len(stale)} of {len(report)} executed notebooks are stale; rerun them (make book, make regen-nbval)")
+        print(f"{len(stale)} of {len(report)} notebooks are stale or missing; rerun them (make book, make regen-nbval)")
         return 1
     print(f"all {len(report)} executed notebooks are up to date")
     return 0

@@ -471,16 +471,26 @@ def stale_reasons(path: Path, specs: dict[str, NotebookSpec] | None = None) -> l
 
 
 def stale_notebooks(folders: list[Path] | None = None) -> list[tuple[Path, list[str]]]:
-    """Every committed executed notebook (``book/`` and ``tests/nbval/`` by default) with its stale reasons."""
+    """Every committed executed notebook (``book/`` and ``tests/nbval/`` by default) with its stale reasons.
+
+    In the default folders a source notebook without an executed copy is reported too (it was never run there).
+    """
     specs = discover_notebooks()
-    folders = [BOOK_DIR, NBVAL_DIR] if folders is None else [Path(f) for f in folders]
+    defaults = folders is None
+    folders = [BOOK_DIR, NBVAL_DIR] if defaults else [Path(f) for f in folders]
     report = []
     for folder in folders:
         if not folder.is_dir():
+            if defaults:
+                continue
             raise OmicsInputError(f"status: no folder {folder}; name a folder of executed notebooks, e.g. book")
-        for path in sorted(folder.glob("*.ipynb")):
+        executed = sorted(folder.glob("*.ipynb"))
+        for path in executed:
             report.append((path, stale_reasons(path, specs)))
-    return report
+        if defaults:
+            have = {p.stem for p in executed}
+            report.extend((folder / f"{name}.ipynb", ["it has never been run into this folder"]) for name in specs if name not in have)
+    return sorted(report, key=lambda item: str(item[0]))
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -1016,7 +1026,8 @@ def _notebook_title(spec: NotebookSpec) -> str:
 
 
 def _unlink_missing_docs(text: str, missing: dict[str, str]) -> str:
-    """Turn ``{doc}`` references to chapters left out of this build into plain text (they would fail ``-W``)."""
+    """Turn ``{doc}`` references to chapters left out of this build into their titles in italics (a reference to a
+    page that is not built would fail ``-W``)."""
 
     def replace(match):
         inner = match.group(1)
@@ -1025,7 +1036,7 @@ def _unlink_missing_docs(text: str, missing: dict[str, str]) -> str:
         stem = Path(target).name
         if stem not in missing:
             return match.group(0)
-        return f"*{label.strip() if _ else missing[stem]}* (not in this build)"
+        return f"*{label.strip() if _ else missing[stem]}*"
 
     return re.sub(r"\{doc\}`([^`]+)`", replace, text)
 

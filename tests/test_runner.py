@@ -439,7 +439,9 @@ def test_status_lists_stale_notebooks_and_why(book, capsys):
     assert cli.main(["status", str(book / "book")]) == 1
     out = capsys.readouterr().out
     assert "01_tiny.ipynb: stale: its source notebook changed; its parameters differ from profile 'book': n=3 (profile: 5)" in out
-    assert "1 of 1 executed notebooks are stale" in out
+    assert "1 of 1 notebooks are stale" in out
+    _write_notebook(book / "notebooks" / "02_new.ipynb")
+    assert (book / "book" / "02_new.ipynb", ["it has never been run into this folder"]) in runner.stale_notebooks()
     old = nbformat.v4.new_notebook()
     nbformat.write(old, book / "book" / "01_tiny.ipynb")
     assert runner.stale_reasons(book / "book" / "01_tiny.ipynb") == [
@@ -511,5 +513,5 @@ def test_only_builds_a_table_of_contents_of_just_those_chapters():
     text = "See {doc}`01_data` and {doc}`the baseline <02_baseline>` and {doc}`running`."
     missing = {"02_baseline": "Baseline"}
     assert runner._unlink_missing_docs(text, missing) == (
-        "See {doc}`01_data` and *the baseline* (not in this build) and {doc}`running`.")
-    assert runner._unlink_missing_docs("{doc}`02_baseline`", missing) == "*Baseline* (not in this build)"
+        "See {doc}`01_data` and *the baseline* and {doc}`running`.")
+    assert runner._unlink_missing_docs("{doc}`02_baseline`", missing) == "*Baseline*"
