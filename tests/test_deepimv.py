@@ -281,3 +281,15 @@ def test_held_out_information_bounds():
 def test_view_subsets():
     subsets = view_subsets(4)
     assert len(subsets) == 15 and subsets[0] == (0,) and subsets[-1] == (0, 1, 2, 3)
+
+
+def test_experts_combine_into_the_posterior(fitted):
+    views, _ = easy_views(20, seed=12)
+    mask = drop_views(np.ones((20, 4), bool), 2, seed=3)
+    mu, var = fitted.experts(views, mask)
+    assert np.isnan(mu[~mask]).all() and np.isfinite(mu[mask]).all()
+    precision = 1.0 + np.nansum(1.0 / var, axis=1)
+    expected_mu = np.nansum(mu / var, axis=1) / precision
+    joint_mu, joint_var = fitted.posterior(views, mask)
+    np.testing.assert_allclose(joint_var, 1.0 / precision, rtol=1e-5)
+    np.testing.assert_allclose(joint_mu, expected_mu, rtol=1e-4, atol=1e-6)

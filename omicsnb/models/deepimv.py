@@ -432,6 +432,19 @@ class DeepIMV:
         mu, log_var = self.network_.joint_posterior(xs, mask)
         return mu.numpy(), torch.exp(log_var).numpy()
 
+    @torch.no_grad()
+    def experts(self, views, observed=None) -> tuple[np.ndarray, np.ndarray]:
+        """Each view's own posterior ``q(z | x_v)``: means and variances ``(samples, views, z_dim)``, NaN where the
+        sample lacks the view."""
+        _check_fitted(self)
+        xs, mask = self._prepare(views, observed)
+        self.network_.eval()
+        mu, log_var = self.network_.encode(xs, mask)
+        missing = ~mask.numpy()
+        mu, var = mu.numpy().copy(), torch.exp(log_var).numpy().copy()
+        mu[missing], var[missing] = np.nan, np.nan
+        return mu, var
+
     def transform(self, views, observed=None) -> np.ndarray:
         """The joint latent mean of each sample, ``(samples, z_dim)``: the representation to plot or reuse."""
         return self.posterior(views, observed)[0]
