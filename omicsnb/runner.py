@@ -305,8 +305,8 @@ def default_out_dir(profile: str) -> Path:
 
 
 def input_files(parameters: dict[str, Any]) -> dict[str, Path]:
-    """The input files a parameter set names: every non-empty string parameter called ``*_path``/``*_file`` or whose
-    value is an existing file, except output parameters (``out_path``, ``save_path``, ...)."""
+    """The input files (or folders) a parameter set names: every non-empty string parameter called ``*_path`` or
+    ``*_file``, or whose value is an existing file, except output parameters (``imputed_output_path``, ...)."""
     files = {}
     for key, value in parameters.items():
         if not isinstance(value, str) or not value.strip() or OUTPUT_PARAMETER.search(key):
@@ -329,7 +329,7 @@ def own_data_files(spec: NotebookSpec, parameters: dict[str, Any]) -> dict[str, 
 
 def _check_input_files(spec: NotebookSpec, files: dict[str, Path]) -> None:
     for key, path in files.items():
-        if not path.is_file():
+        if not path.exists():
             raise OmicsInputError(f"parameter '{key}' of {spec.name}: no file at {path}; give an existing file (or '' for none)")
 
 
@@ -379,6 +379,13 @@ def package_digest() -> str:
 
 
 def _file_digest(path: Path) -> str | None:
+    """SHA-256 of a file's bytes, or of every file under a folder (with their relative names); None if absent."""
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for sub in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(str(sub.relative_to(path)).encode())
+            digest.update((_file_digest(sub) or "").encode())
+        return digest.hexdigest()
     if not path.is_file():
         return None
     digest = hashlib.sha256()

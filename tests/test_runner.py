@@ -298,8 +298,18 @@ def test_sigkill_leftover_is_removed_by_the_next_cli_run(book):
     while not (marker.exists() and marker.read_text()):
         assert proc.poll() is None and time.time() < deadline, proc.communicate()
         time.sleep(0.1)
+    kernel = int(marker.read_text())
     proc.kill()
     proc.communicate(timeout=30)
+    try:
+        for _ in range(200):  # the orphaned kernel notices that its parent is gone and exits by itself
+            if not _alive(kernel):
+                break
+            time.sleep(0.1)
+        assert not _alive(kernel), "the kernel outlived the killed run"
+    finally:
+        if _alive(kernel):
+            os.kill(kernel, signal.SIGKILL)
     left = list((book / "_build" / "tmp").iterdir())
     assert len(left) == 1, "SIGKILL leaves the scratch folder behind"
     again = _cli_process(book, "run", "01_tiny", "--profile", "quick")
@@ -409,6 +419,12 @@ def test_fingerprint_follows_the_content_of_input_files(book, monkeypatch):
     assert runner.input_files({"data_path": "mine.csv", "out_path": "x.csv", "label_column": "type"}) == {
         "data_path": Path("mine.csv")}
     assert runner.own_data_files(spec, runner.validate_parameters(spec, {})) == {}
+    folder = book / "views"  # a folder of input files counts too, by the content of every file in it
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.csv").write_text("1")
+    before = runner._file_digest(folder)
+    (folder / "sub" / "a.csv").write_text("2")
+    assert runner._file_digest(folder) != before and runner._file_digest(book / "absent.csv") is None
 
 
 def test_own_data_run_goes_to_build_runs_and_never_into_book(book, monkeypatch):
