@@ -298,14 +298,17 @@ def test_sample_id_column_and_bad_label_column(tmp_path):
 def test_fit_split_sizes_shrinks_with_a_note_and_accepts_shares(capsys):
     assert data.fit_split_sizes(3000, 19, n_finetune=1000, n_test=1000) == (1000, 1000)
     assert capsys.readouterr().out == ""
-    # 38 samples: 75% may go to the two labelled splits, in proportion
-    assert data.fit_split_sizes(38, 3, n_finetune=1000, n_test=1000) == (14, 14)
+    # 38 samples: pretraining keeps 20 (at least 20 or half on a small set), the rest is split in proportion
+    assert data.fit_split_sizes(38, 3, n_finetune=1000, n_test=1000) == (9, 9)
     assert "leave too little of the 38 samples" in capsys.readouterr().out
+    # 700 samples: pretraining keeps a quarter
+    assert data.fit_split_sizes(700, 10, n_finetune=1000, n_test=1000) == (262, 262)
+    assert "using n_finetune=262 and n_test=262" in capsys.readouterr().out
     assert data.fit_split_sizes(200, 4, n_finetune=0.25, n_test=0.2) == (50, 40)
     with pytest.raises(OmicsInputError, match="-p n_test 0.25"):
         data.fit_split_sizes(200, 4, n_finetune=10, n_test=1.5)
     with pytest.raises(OmicsInputError, match="too few for a test set"):
-        data.fit_split_sizes(10, 5, n_finetune=1000, n_test=1000)
+        data.fit_split_sizes(12, 5, n_finetune=1000, n_test=1000)
 
 
 def test_fit_counts_clip_to_the_genes(capsys):
@@ -331,8 +334,8 @@ def test_prepare_classification_on_a_38_by_500_matrix(tmp_path, capsys):
     source = data.load_or_simulate(_write(frame, tmp_path))
     splits = data.prepare_classification(source, n_finetune=1000, n_test=1000, n_hvg=2000)
     out = capsys.readouterr().out
-    assert "using n_finetune=14 and n_test=14" in out and "n_hvg=2000 is more than the data allow; using 500" in out
-    assert (len(splits.y_pretrain), len(splits.y_finetune), len(splits.y_test)) == (10, 14, 14)
+    assert "using n_finetune=9 and n_test=9" in out and "n_hvg=2000 is more than the data allow; using 500" in out
+    assert (len(splits.y_pretrain), len(splits.y_finetune), len(splits.y_test)) == (20, 9, 9)
     assert len(splits.genes) == 500
     for part in (splits.y_pretrain, splits.y_finetune, splits.y_test):
         assert set(part) == {"type_0", "type_1", "type_2"}

@@ -417,8 +417,8 @@ def fit_split_sizes(n_samples: int, n_classes: int, *, n_finetune, n_test, min_p
     """Sample counts for the fine-tuning pool and the test set that fit ``n_samples``.
 
     Each size is a count (int) or a share of the samples (float in (0, 1)). When the two together would leave less
-    than ``min_pretrain_share`` of the samples for pretraining, both shrink in proportion (with a note), but never
-    below one sample per class.
+    than ``min_pretrain_share`` of the samples (and, on a small set, less than 20 samples or half of them) for
+    pretraining, both shrink in proportion (with a note), but never below one sample per class.
     """
     sizes = {}
     for name, value in (("n_finetune", n_finetune), ("n_test", n_test)):
@@ -433,7 +433,10 @@ def fit_split_sizes(n_samples: int, n_classes: int, *, n_finetune, n_test, min_p
             if not 0 < value < 1:
                 raise OmicsInputError(f"{name}={value!r} as a share must be in (0, 1); pass e.g. {_param(name, 0.25)}")
             sizes[name] = max(1, int(round(float(value) * n_samples)))
-    budget = int(np.floor((1 - min_pretrain_share) * n_samples))
+    # pretraining keeps a share of the samples, and on a small set at least 20 (or half), so that the pretrainers
+    # still have a validation batch of two or more
+    keep = max(int(np.ceil(min_pretrain_share * n_samples)), min(20, n_samples // 2))
+    budget = n_samples - keep
     total = sizes["n_finetune"] + sizes["n_test"]
     if total > budget:
         scale = budget / total
