@@ -109,11 +109,27 @@ def _hash_sets(gene_sets: Mapping[str, list[str]]) -> str:
 
 
 # -- engines -----------------------------------------------------------------------------------------------------------
-def _rank_metric(values: np.ndarray) -> np.ndarray:
-    """gseapy's ``sample_norm_method="rank"``: average ranks per sample scaled to 10000 / n_genes (samples x genes)."""
-    from scipy.stats import rankdata
+def _rank_metric(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """gseapy's ``sample_norm_method="rank"`` metric and the ordinal ranks, per sample (rows), from one sort.
 
-    return rankdata(values, method="average", axis=1) * (10000.0 / values.shape[1])
+    Returns ``(metric, q)``: ``metric`` is the average rank (ties share the mean of their positions) scaled by
+    ``10000 / n_genes``; ``q`` is the ordinal ascending rank, ties broken by gene order (``rankdata(method="ordinal")``).
+    """
+    n, g = values.shape
+    order = np.argsort(values, axis=1, kind="stable")
+    ordered = np.take_along_axis(values, order, 1)
+    pos = np.broadcast_to(np.arange(g), (n, g))
+    first = np.ones((n, g), bool)
+    first[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    last = np.ones((n, g), bool)
+    last[:, :-1] = first[:, 1:]
+    start = np.maximum.accumulate(np.where(first, pos, 0), axis=1)
+    end = np.minimum.accumulate(np.where(last, pos, g - 1)[:, ::-1], axis=1)[:, ::-1]
+    metric = np.empty((n, g))
+    np.put_along_axis(metric, order, ((start + end) / 2 + 1) * (10000.0 / g), 1)
+    q = np.empty((n, g))
+    np.put_along_axis(q, order, pos + 1.0, 1)
+    return metric, q
 
 
 def ssgsea_es_numpy(X: pd.DataFrame, gene_sets: Mapping[str, list[str]], *, weight: float = 0.25) -> pd.DataFrame:
@@ -125,12 +141,9 @@ def ssgsea_es_numpy(X: pd.DataFrame, gene_sets: Mapping[str, list[str]], *, weig
     """
     values = X.to_numpy(np.float64)
     n_genes = values.shape[1]
-    metric = _rank_metric(values)
     # q = N - pos + 1, pos = 1-based position in the decreasing order. gseapy orders tied genes last-listed first,
     # which makes q the ordinal ascending rank (ties broken by gene order).
-    from scipy.stats import rankdata
-
-    q = rankdata(metric, method="ordinal", axis=1).astype(np.float64)
+    metric, q = _rank_metric(values)
     w = np.abs(metric) ** weight
     column = {g: i for i, g in enumerate(X.columns)}
     member = np.zeros((n_genes, len(gene_sets)))

@@ -140,3 +140,13 @@ def test_score_truth_correlation_matches_pandas():
     table = pathways.score_truth_correlation(scores, truth).set_index("gene_set")["r"]
     assert list(table.index) == ["A", "B"]
     assert table["A"] == pytest.approx(1.0) and table["B"] == pytest.approx(-1.0)
+
+
+def test_rank_metric_equals_scipy_average_and_ordinal_ranks():
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(0)
+    for values in (rng.normal(size=(4, 50)), rng.integers(0, 4, size=(4, 50)).astype(float), np.zeros((2, 5))):
+        metric, q = pathways._rank_metric(values)
+        np.testing.assert_array_equal(metric, rankdata(values, method="average", axis=1) * (10000 / values.shape[1]))
+        np.testing.assert_array_equal(q, rankdata(values, method="ordinal", axis=1))
