@@ -723,6 +723,18 @@ def _sigterm_as_interrupt():
 
 
 @contextlib.contextmanager
+def _sigint_ignored():
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def _signals_held():
     """Hold SIGINT and SIGTERM while outputs are being moved into place; they are delivered when the block ends."""
     if threading.current_thread() is not threading.main_thread():
@@ -927,11 +939,8 @@ def run_notebook(
                 log_runs(out_dir / "results" / RUN_LOG, [record], quiet=quiet)
                 committed = True
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
-        try:
+        with _sigint_ignored():  # a second Ctrl-C must not interrupt the clean-up
             shutil.rmtree(work, ignore_errors=True)
-        finally:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
         if committed:
             raise RunInterrupted(f"{name} was written to {_show(output)} just before the interrupt") from None
         raise RunInterrupted(f"{name} not written; nothing changed") from None
