@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from omicsnb.models.mlp import Encoder
-from omicsnb.models.vime import DRADJAT_HEADS, VIMESelf, VIMESemi, head_widths, vime_corrupt
+from omicsnb.models.vime import DRADJAT_HEADS, VIMESelf, VIMESemi, head_widths, mask_oracle_auc, vime_corrupt
 from omicsnb.validation import OmicsInputError
 
 FAST = dict(epochs=6, batch_size=64, lr=1e-3, progress=False)
@@ -197,3 +197,31 @@ def test_vime_semi_without_validation_runs_every_epoch(splits):
     h = model.history_
     assert h["epoch"].tolist() == [1, 2, 3] and model.best_epoch_ == 3  # patience needs validation data
     assert h[["val_loss", "val_accuracy"]].isna().all().all()
+
+
+def test_mask_oracle_auc_sees_correlations_and_nothing_else():
+    rng = np.random.default_rng(0)
+    independent = rng.normal(size=(600, 12))
+    # independent genes: a swapped value is just another draw from the same marginal, undetectable
+    assert mask_oracle_auc(independent[:400], independent[400:]) == pytest.approx(0.5, abs=0.03)
+    factors = rng.normal(size=(600, 3))
+    copies = np.repeat(factors, 6, axis=1) + 0.1 * rng.normal(size=(600, 18))
+    # near-copies: a swapped entry disagrees with its five siblings (blurred when siblings are swapped too)
+    assert mask_oracle_auc(copies[:400], copies[400:]) > 0.75
+    assert mask_oracle_auc(copies[:400], copies[400:], seed=1) != mask_oracle_auc(copies[:400], copies[400:])
+    assert np.isnan(mask_oracle_auc(copies[:400], copies[400:], p_m=0.0))  # nothing changed: no AUC
+    with pytest.raises(OmicsInputError, match="X_eval has 5 features but the model was fitted on 18"):
+        mask_oracle_auc(copies, copies[:, :5])
+    with pytest.raises(OmicsInputError, match="p_m=2 is out of range"):
+        mask_oracle_auc(copies, copies, p_m=2)
+
+
+def test_mask_oracle_uses_the_same_corruption_as_pretext_check():
+    rng = np.random.default_rng(1)
+    X = (np.repeat(rng.normal(size=(300, 3)), 4, axis=1) + 0.1 * rng.normal(size=(300, 12))).astype(np.float32)
+    model = VIMESelf(hidden=(8,), epochs=1, batch_size=64, progress=False).fit(X[:200])
+    check = model.pretext_check(X[200:], seed=3)
+    x = torch.as_tensor(X[200:])
+    _, changed = vime_corrupt(x, x, 0.3, torch.Generator().manual_seed(3))
+    assert check["changed_rate"] == pytest.approx(changed.float().mean().item())
+    assert 0.5 < mask_oracle_auc(X[:200], X[200:], 0.3, seed=3) <= 1.0

@@ -162,6 +162,34 @@ class VIMESelf(SSLPretrainer):
         }
 
 
+def mask_oracle_auc(X_fit, X_eval, p_m: float = 0.3, *, seed: int = 0) -> float:
+    """How detectable VIME's corrupted entries are without any learning: the mask AUC of a Gaussian residual test.
+
+    A Gaussian model of the features (Ledoit-Wolf shrunk covariance, fitted on ``X_fit``) predicts each entry of a
+    sample from all its other entries; the detector scores an entry by its standardised residual,
+    ``|(x Theta)_j| / sqrt(Theta_jj)`` with ``Theta`` the precision matrix, since ``(x Theta)_j / Theta_jj`` is
+    ``x_j`` minus its conditional mean. ``X_eval`` is corrupted exactly as :meth:`VIMESelf.pretext_check` does with
+    the same ``p_m`` and ``seed`` (on CPU), so the two AUCs are measured on the same entries. A mask head below this
+    linear, non-learned reference has not extracted what the feature correlations offer; an AUC near 0.5 here means
+    the data give little to detect (e.g. independent features). Introduced in chapter *VIME*.
+    """
+    from sklearn.covariance import LedoitWolf
+
+    check_float("p_m", p_m, 0.0, 1.0)
+    check_int("seed", seed, 0)
+    fit = as_feature_matrix(X_fit, name="X_fit").astype(np.float64)
+    if len(fit) < 2:
+        raise OmicsInputError(f"X_fit has {len(fit)} sample; the covariance needs at least 2, pass more samples")
+    evaluate = as_feature_matrix(X_eval, name="X_eval", n_features=fit.shape[1])
+    precision = LedoitWolf().fit(fit).precision_
+    x = torch.as_tensor(evaluate)
+    x_tilde, changed = vime_corrupt(x, x, p_m, torch.Generator().manual_seed(seed))
+    residual = (x_tilde.double().numpy() - fit.mean(0)) @ precision
+    score = np.abs(residual) / np.sqrt(np.diag(precision))
+    labels = changed.numpy().ravel()
+    return float(roc_auc_score(labels, score.ravel())) if 0 < labels.sum() < labels.size else math.nan
+
+
 class VIMESemi(ClassifierMixin, BaseEstimator):
     """VIME semi-supervised learning: cross-entropy on labelled samples + consistency under corruption on unlabelled.
 
