@@ -365,16 +365,24 @@ def code_digest(source: str) -> str:
 _CODE_CACHE: dict[tuple[str, int, int], str] = {}
 
 
-def package_digest() -> str:
-    """Hash of every ``omicsnb/*.py`` file's code (see :func:`code_digest`) and its path."""
-    digest = hashlib.sha256()
+def package_files_digests() -> dict[str, str]:
+    """Per-file :func:`code_digest` of ``omicsnb/*.py`` (cached by modification time), keyed by relative path."""
+    digests = {}
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         stat = path.stat()
         key = (str(path), stat.st_mtime_ns, stat.st_size)
         if key not in _CODE_CACHE:
             _CODE_CACHE[key] = code_digest(path.read_text())
-        digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
-        digest.update(_CODE_CACHE[key].encode())
+        digests[path.relative_to(PACKAGE_DIR).as_posix()] = _CODE_CACHE[key]
+    return digests
+
+
+def package_digest() -> str:
+    """Hash of every ``omicsnb/*.py`` file's code (see :func:`code_digest`) and its path."""
+    digest = hashlib.sha256()
+    for rel, code in package_files_digests().items():
+        digest.update(rel.encode())
+        digest.update(code.encode())
     return digest.hexdigest()
 
 
@@ -461,6 +469,11 @@ def stale_reasons(path: Path, specs: dict[str, NotebookSpec] | None = None) -> l
     current = fingerprint_parts(spec, expected)
     for part, why in _PART_REASONS.items():
         if stored.get(part) != current[part]:
+            if part == "package" and meta.get("package_files"):
+                now, then = {rel: code[:12] for rel, code in package_files_digests().items()}, meta["package_files"]
+                changed = sorted(rel for rel in set(now) | set(then) if now.get(rel) != then.get(rel))
+                shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+                why = f"{why} ({shown})" if changed else why
             reasons.append(why)
     if stored.get("parameters") != current["parameters"]:
         ran = meta.get("parameters", {})
@@ -609,6 +622,7 @@ def clean_output(nb, *, fingerprint_: str, profile: str, parameters: dict, wall_
         **nb.metadata.get("omicsnb", {}),
         "fingerprint": fingerprint_,
         "fingerprint_parts": parts or {},
+        "package_files": {rel: code[:12] for rel, code in package_files_digests().items()},
         "profile": profile,
         "parameters": parameters,
         "wall_time_s": round(wall_time_s, 1),

@@ -458,6 +458,11 @@ def test_status_lists_stale_notebooks_and_why(book, capsys):
     assert "1 of 1 notebooks are stale" in out
     _write_notebook(book / "notebooks" / "02_new.ipynb")
     assert (book / "book" / "02_new.ipynb", ["it has never been run into this folder"]) in runner.stale_notebooks()
+    executed = nbformat.read(book / "book" / "01_tiny.ipynb", as_version=4)
+    executed.metadata.omicsnb.fingerprint_parts["package"] = "edited"
+    executed.metadata.omicsnb.package_files["book.py"] = "edited"
+    nbformat.write(executed, book / "book" / "01_tiny.ipynb")
+    assert "the omicsnb code changed (book.py)" in runner.stale_reasons(book / "book" / "01_tiny.ipynb")
     old = nbformat.v4.new_notebook()
     nbformat.write(old, book / "book" / "01_tiny.ipynb")
     assert runner.stale_reasons(book / "book" / "01_tiny.ipynb") == [
