@@ -327,6 +327,8 @@ def test_feasible_fractions_skip_with_a_note(capsys):
     out = capsys.readouterr().out
     assert "fractions [0.05] give fewer than 4 of the 40 labelled samples" in out and "skipped" in out
     assert data.feasible_fractions([0.01, 0.02], labels) == [0.1]  # none works: the smallest that does
+    assert data.feasible_fractions([0.01, 0.02], labels, at_least=2) == [0.1, 1.0]  # an AUPC needs two
+    assert data.feasible_fractions([0.05, 0.3], labels, at_least=2) == [0.1, 0.3]
 
 
 def test_prepare_classification_on_a_38_by_500_matrix(tmp_path, capsys):

@@ -455,11 +455,11 @@ def fit_split_sizes(n_samples: int, n_classes: int, *, n_finetune, n_test, min_p
 
 
 def feasible_fractions(fractions: Sequence[float], labels, *, name: str = "fractions", min_per_class: int = 1,
-                       notes: list[str] | None = None) -> list[float]:
+                       at_least: int = 1, notes: list[str] | None = None) -> list[float]:
     """The label fractions whose subset of ``labels`` can keep ``min_per_class`` samples of every class.
 
-    A fraction too small for that is skipped with a note (not an error); if none is left, the largest fraction that
-    works is used instead.
+    A fraction too small for that is skipped with a note (not an error). If fewer than ``at_least`` are left (an
+    AUPC needs two), the smallest fraction that works and then 1.0 are added.
     """
     y = np.asarray(labels)
     n, n_classes = len(y), len(np.unique(y))
@@ -468,9 +468,12 @@ def feasible_fractions(fractions: Sequence[float], labels, *, name: str = "fract
     needed = n_classes * min_per_class
     kept = [float(f) for f in fractions if int(np.floor(float(f) * n + 0.5)) >= needed]
     skipped = [float(f) for f in fractions if float(f) not in kept]
+    if len(kept) < at_least:
+        smallest = min(1.0, float(np.ceil(needed / n * 1000) / 1000))
+        for extra in (smallest, 1.0):
+            if len(kept) < at_least and extra not in kept:
+                kept = sorted([*kept, extra])
     if skipped:
-        if not kept:
-            kept = [min(1.0, float(np.ceil(needed / n * 1000) / 1000))]
         _say(notes, f"{name} {skipped} give fewer than {needed} of the {n} labelled samples, too few to keep "
                     f"{min_per_class} of each of the {n_classes} classes; skipped (using {kept})")
     return kept
