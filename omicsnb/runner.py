@@ -938,8 +938,8 @@ def run_notebook(
                 failed = BUILD_DIR / "failed"
                 failed.mkdir(parents=True, exist_ok=True)
                 kept = failed / f"{name}.ipynb"
-                with contextlib.suppress(Exception):
-                    nbformat.write(clean_outputs(nb, extra_paths=[work]), kept)
+                with contextlib.suppress(Exception):  # kept as it ran (stderr included): it is for debugging
+                    nbformat.write(nb, kept)
                 raise OmicsRunError(f"{name} failed ({_failure_reason(exc)}); the failed notebook is kept at {_show(kept)}") from None
             wall = time.perf_counter() - start
             clean_output(nb, fingerprint_=fp, profile=profile, parameters=parameters, wall_time_s=wall, parts=parts,
@@ -1167,8 +1167,12 @@ def build_book(
             records.append(run_notebook(name, profile=profile, overrides=overrides[name], out_dir=root / "book", force=force,
                                         run_name=run_name, progress=progress))
         except RunInterrupted as exc:
-            done = ", ".join(r.name for r in records if not r.skipped)
-            raise RunInterrupted(f"{exc.message}" + (f" (finished before it: {done})" if done else "")) from None
+            done = [r.name for r in records if not r.skipped]
+            if done and exc.message.endswith("nothing changed"):
+                written = ", ".join(done)
+                raise RunInterrupted(f"{name} not written; {written} ran before it and {'is' if len(done) == 1 else 'are'} "
+                                     "kept; the HTML was not built") from None
+            raise RunInterrupted(exc.message + ("; the HTML was not built" if html else "")) from None
     print(f"[omicsnb] {len(records)} notebook(s) at profile '{profile}' in {_show(root / 'book')}:")
     for rec in records:
         state = "skipped (unchanged)" if rec.skipped else f"ran in {rec.wall_time_s:.1f} s"

@@ -536,3 +536,20 @@ def test_only_builds_a_table_of_contents_of_just_those_chapters():
     assert runner._unlink_missing_docs(text, missing) == (
         "See {doc}`01_data` and *the baseline* and {doc}`running`.")
     assert runner._unlink_missing_docs("{doc}`02_baseline`", missing) == "*Baseline*"
+
+
+def test_build_interrupt_says_what_was_kept(book, monkeypatch):
+    _write_notebook(book / "notebooks" / "02_other.ipynb")
+    calls = []
+
+    def fake_run(name, **kwargs):
+        calls.append(name)
+        if name == "02_other":
+            raise runner.RunInterrupted("02_other not written; nothing changed")
+        return runner.RunRecord(name, "quick", Path(name), False, 1.0, "f")
+
+    monkeypatch.setattr(runner, "run_notebook", fake_run)
+    with pytest.raises(runner.RunInterrupted) as info:
+        runner.build_book(profile="quick", out_root=book / "scratch", html=True)
+    assert str(info.value) == "02_other not written; 01_tiny ran before it and is kept; the HTML was not built"
+    assert calls == ["01_tiny", "02_other"]
