@@ -41,10 +41,12 @@ class _LoopSEFS(SEFS):
         return loop_copula_uniforms(n, self.n_features_in_, self.chol_, generator, device=generator.device)
 
 
-def bench_sefs(seed: int = 0, threads: int = 2, verbose: bool = True) -> pd.DataFrame:
+def bench_sefs(seed: int = 0, threads: int = 1, verbose: bool = True) -> pd.DataFrame:
     """Time both SEFS phases (vectorised and per-sample-loop copula) and the sampler alone; print against 60 s.
 
-    Uses ``threads`` torch threads (restored afterwards). Returns a table: what, seconds, target_s, ratio
+    Uses ``threads`` torch threads (restored afterwards); one is the default because these networks are tiny (a
+    100-wide MLP on batches of 20-64): a second thread only adds synchronisation, and on a shared 2-core machine
+    two spinning threads per process slow everything down. Returns a table: what, seconds, target_s, ratio
     (target / seconds for the fit; loop / vectorised for the comparisons).
     """
     from omicsnb.data.synthetic import two_moons_task
