@@ -498,3 +498,52 @@ def test_load_gse7390_shapes_grade_and_survival():
     assert data.y.value_counts().to_dict() == {2: 83, 3: 83, 1: 30} and data.y.isna().sum() == 2
     assert set(data.meta["er"]) == {"positive", "negative"} and data.meta["event"].dtype == bool
     assert (data.meta["time"] > 0).all() and int(data.meta["event"].sum()) == 51
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# What the data contract relies on: text metadata kept, other separators and encodings, barcodes, repeated headers
+# ----------------------------------------------------------------------------------------------------------------------
+def test_keep_text_columns_keeps_every_other_text_column(tmp_path, labelled, expression):
+    frame = labelled.drop(columns="age")
+    frame.insert(2, "stage", ["I", "II", "I", "III", "II", "I"])
+    frame.insert(3, "treated", [True, False, True, False, True, False])
+    path = tmp_path / "cohort.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(OmicsInputError, match="column 'stage' is not numeric"):
+        load_expression(path, label_column="cancer_type")
+    data = load_expression(path, label_column="cancer_type", keep_text_columns=True)
+    check_matrix(data, expression)
+    assert list(data.meta.columns) == ["stage", "treated"]
+
+
+def test_semicolon_in_a_csv_is_detected(tmp_path, labelled, expression):
+    path = tmp_path / "cohort.csv"
+    labelled.drop(columns="age").to_csv(path, index=False, sep=";", decimal=".")
+    check_matrix(load_expression(path, label_column="cancer_type"), expression)
+
+
+def test_latin1_file_is_read(tmp_path, labelled, expression):
+    frame = labelled.drop(columns="age")
+    frame["cancer_type"] = ["Bréast", "Bréast", "Lung", "Lung", "Cölon", "Cölon"]
+    path = tmp_path / "cohort.csv"
+    frame.to_csv(path, index=False, encoding="latin-1")
+    data = load_expression(path, label_column="cancer_type")
+    check_matrix(data, expression)
+    assert data.y.iloc[0] == "Bréast"
+
+
+def test_cell_barcodes_are_sample_ids_for_orientation(tmp_path, expression):
+    barcodes = ["AAACCTGAGCATCATC-1", "AAACCTGCAGTCAGCC-1", "AAACGGGTCTGATTCT-1", "AAAGATGCATTGCGGC-1",
+                "AAAGCAAGTCTTGCGG-1", "AACACGTGGTCTTTAG-1"]
+    genes_by_cells = expression.set_axis(barcodes, axis=0).T.rename_axis("gene")
+    path = tmp_path / "cells.csv"
+    genes_by_cells.to_csv(path)
+    data = load_expression(path)  # auto: the column names are barcodes, so rows are genes
+    assert list(data.X.index) == barcodes and list(data.X.columns) == GENES
+
+
+def test_a_repeated_label_column_is_named(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text("sample,cancer_type,cancer_type,TP53\nS1,a,a,1.0\nS2,b,b,2.0\n")
+    with pytest.raises(OmicsInputError, match="column 'cancer_type' appears 2 times in the header of twice.csv"):
+        load_expression(path, label_column="cancer_type")
