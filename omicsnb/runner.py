@@ -767,28 +767,43 @@ def _signals_held():
 # --------------------------------------------------------------------------------------------------------------------
 
 
-class _CellProgress:
-    """One updating line, ``[omicsnb] NAME: cell i/n, 01:23 elapsed``, on an interactive stderr."""
+PROGRESS_LOG_EVERY_S = 60.0
 
-    def __init__(self, name: str, total: int, enabled: bool):
+
+class _CellProgress:
+    """Where a run is: ``[omicsnb] NAME: cell i/n, 01:23 elapsed``.
+
+    ``mode`` "bar": one line redrawn in place every second (an interactive stderr); "log": the same line printed
+    once a minute (a log file or CI, where redrawing would leave hundreds of lines); "off": nothing.
+    """
+
+    def __init__(self, name: str, total: int, mode: str):
         from tqdm import tqdm
 
+        self.mode, self.name, self.total, self.k = mode, name, total, 0
+        self.start = time.perf_counter()
         self.bar = tqdm(
             total=total, desc=f"[omicsnb] {name}", bar_format="{desc}: cell {n_fmt}/{total_fmt}, {elapsed} elapsed",
-            leave=False, disable=not enabled, file=sys.stderr, mininterval=0.5,
+            leave=False, disable=mode != "bar", file=sys.stderr, mininterval=0.5,
         )
         self._stop = threading.Event()
         self._thread = None
-        if enabled:
+        if mode != "off":
             self._thread = threading.Thread(target=self._tick, daemon=True)
             self._thread.start()
 
     def _tick(self):
-        while not self._stop.wait(1.0):
+        every = 1.0 if self.mode == "bar" else PROGRESS_LOG_EVERY_S
+        while not self._stop.wait(every):
             with contextlib.suppress(Exception):
-                self.bar.refresh()
+                if self.mode == "bar":
+                    self.bar.refresh()
+                else:
+                    elapsed = time.strftime("%M:%S", time.gmtime(time.perf_counter() - self.start))
+                    print(f"[omicsnb] {self.name}: cell {self.k}/{self.total}, {elapsed} elapsed", file=sys.stderr, flush=True)
 
     def cell(self, k: int) -> None:
+        self.k = k
         self.bar.n = k
         self.bar.refresh()
 
@@ -828,7 +843,7 @@ def _cancel_pending_tasks() -> None:
             loop.run_until_complete(asyncio.wait(pending, timeout=5))
 
 
-def _execute(nb, *, name: str, kernel_name: str, cwd: str, env: dict, work: Path, progress: bool):
+def _execute(nb, *, name: str, kernel_name: str, cwd: str, env: dict, work: Path, progress: str):
     """Run every code cell of ``nb`` in a fresh kernel, in order; the kernel is always shut down afterwards."""
     from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
@@ -888,7 +903,8 @@ def run_notebook(
     ``out_dir/results/NAME.json`` and the wall time to ``out_dir/results/_runs.json``. Nothing in ``out_dir``
     changes unless the run succeeds. A run on the reader's own data (an input-file parameter such as ``data_path``)
     defaults to ``_build/runs/<run_name or the data file's stem>/book/`` and is never written into ``book/``.
-    ``progress`` (default: when stderr is a terminal) shows ``cell i/n`` and the elapsed time on one line.
+    ``progress`` shows ``cell i/n`` and the elapsed time: True, one line redrawn in place; None (default), that on a
+    terminal and otherwise the same line once a minute; False, nothing.
     """
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
@@ -922,7 +938,10 @@ def run_notebook(
     removed = sweep_leftovers(out_dir)
     if removed and not quiet:
         print(f"[omicsnb] removed {len(removed)} leftover(s) of interrupted runs: {', '.join(_show(p) for p in removed)}")
-    show_progress = (sys.stderr.isatty() if progress is None else progress) and not quiet
+    if quiet or progress is False:
+        show_progress = "off"
+    else:
+        show_progress = "bar" if progress or sys.stderr.isatty() else "log"
     work = _make_work_dir(name)
     committed = False
     try:

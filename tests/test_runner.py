@@ -184,9 +184,12 @@ def test_run_writes_clean_output_results_and_skips_when_unchanged(book, capfd, m
     assert not changed.skipped and changed.fingerprint != rec.fingerprint
 
 
-def test_failed_run_keeps_last_good_output(book):
+def test_failed_run_keeps_last_good_output(book, capfd, monkeypatch):
     out = book / "out"
-    runner.run_notebook("01_tiny", profile="quick", out_dir=out, quiet=True)
+    monkeypatch.setattr(runner, "PROGRESS_LOG_EVERY_S", 0.3)
+    runner.run_notebook("01_tiny", profile="quick", out_dir=out, overrides={"sleep": 1.5})
+    err = capfd.readouterr().err  # not a terminal: the progress line is printed now and then, not redrawn
+    assert "[omicsnb] 01_tiny: cell 3/3, 00:0" in err and "\r" not in err and err.count("\n") >= 2
     good = (out / "01_tiny.ipynb").read_bytes()
     good_results = (out / "results" / "01_tiny.json").read_bytes()
     with pytest.raises(runner.OmicsRunError, match="01_tiny failed.*kept at"):
