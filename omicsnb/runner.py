@@ -821,7 +821,7 @@ def _kernel_manager(kernel_name: str):
     km = AsyncKernelManager(kernel_name=kernel_name)
     # With CurveZMQ keys the kernel's channels are encrypted, so ipykernel has no reason to warn that it is
     # "running over TCP without encryption" (kernelapp.init_sockets); without curve support, talk over IPC sockets.
-    if zmq.has("curve"):
+    if zmq.has("curve") and km.has_trait("curve_secretkey"):  # jupyter_client hands them to the kernel
         km.curve_publickey, km.curve_secretkey = zmq.curve_keypair()
     return km
 
