@@ -331,6 +331,16 @@ def test_feasible_fractions_skip_with_a_note(capsys):
     assert data.feasible_fractions([0.05, 0.3], labels, at_least=2) == [0.1, 0.3]
 
 
+def test_fit_aupc_range_ends_on_fractions_that_ran(capsys):
+    assert data.fit_aupc_range([0.02, 0.05, 0.1, 0.3, 1.0], 0.02, 0.3) == (0.02, 0.3)
+    assert capsys.readouterr().out == ""
+    assert data.fit_aupc_range([0.1, 0.3, 1.0], 0.02, 0.3) == (0.1, 0.3)  # the low fractions were skipped
+    assert data.fit_aupc_range([0.445, 1.0], 0.02, 0.3) == (0.445, 1.0)  # nothing left below 0.3
+    assert "moved to [0.445, 1]" in capsys.readouterr().out
+    with pytest.raises(OmicsInputError, match="two label fractions"):
+        data.fit_aupc_range([1.0], 0.02, 0.3)
+
+
 def test_prepare_classification_on_a_38_by_500_matrix(tmp_path, capsys):
     frame = _frame(n_per_class=(13, 13, 12), n_genes=500)
     source = data.load_or_simulate(_write(frame, tmp_path))

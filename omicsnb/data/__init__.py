@@ -6,6 +6,7 @@ Introduced in chapter 1, *Data and exploration*.
 from omicsnb.data.contract import (
     CONTRACT_DEFAULTS,
     feasible_fractions,
+    fit_aupc_range,
     fit_count,
     fit_counts,
     fit_split_sizes,
@@ -43,7 +44,7 @@ from omicsnb.data.synthetic import SelectionTask, gene_module_task, pbmc_t_cell_
 from omicsnb.data.views import MultiOmicsData, load_nutrimouse, load_views, simulate_multiomics
 
 __all__ = [
-    "CONTRACT_DEFAULTS", "feasible_fractions", "fit_count", "fit_counts", "fit_split_sizes", "load_pbmc68k_reduced",
+    "CONTRACT_DEFAULTS", "feasible_fractions", "fit_aupc_range", "fit_count", "fit_counts", "fit_split_sizes", "load_pbmc68k_reduced",
     "read_user_data",
     "ClassificationSplits", "Cohort", "DataSource", "ExpressionData", "MappingReport", "class_signal_by_symbol", "cpm",
     "filter_gene_sets", "fit_standardizer", "gene_set_coverage", "gene_sets_to_membership", "label_fraction_subset",

@@ -39,7 +39,8 @@ from omicsnb.validation import OmicsInputError
 
 __all__ = [
     "CONTRACT_DEFAULTS", "DATA_KINDS", "MISSING_POLICIES", "ORIENTATIONS", "UserData", "check_contract",
-    "contract_parameter_lines", "feasible_fractions", "fit_count", "fit_counts", "fit_split_sizes", "read_user_data",
+    "contract_parameter_lines", "feasible_fractions", "fit_aupc_range", "fit_count", "fit_counts", "fit_split_sizes",
+    "read_user_data",
 ]
 
 logger = logging.getLogger(__name__)
@@ -477,3 +478,23 @@ def feasible_fractions(fractions: Sequence[float], labels, *, name: str = "fract
         _say(notes, f"{name} {skipped} give fewer than {needed} of the {n} labelled samples, too few to keep "
                     f"{min_per_class} of each of the {n_classes} classes; skipped (using {kept})")
     return kept
+
+
+def fit_aupc_range(fractions: Sequence[float], low: float, high: float, *,
+                   notes: list[str] | None = None) -> tuple[float, float]:
+    """An AUPC range ``[low, high]`` whose two ends are among ``fractions`` (as :func:`omicsnb.evaluate.aupc` needs).
+
+    ``low`` moves up to the smallest fraction at or above it, ``high`` down to the largest fraction at or below it;
+    when that leaves no range (the low fractions were skipped on a small data set), ``high`` becomes the next
+    fraction above ``low``. A note says when either end moved.
+    """
+    grid = sorted({float(f) for f in fractions})
+    if len(grid) < 2:
+        raise OmicsInputError(f"an AUPC needs two label fractions, got {grid}; pass e.g. -p fractions '[0.1, 0.3]'")
+    new_low = next((f for f in grid if f >= low - 1e-9), grid[-2])
+    new_low = min(new_low, grid[-2])
+    below = [f for f in grid if new_low < f <= high + 1e-9]
+    new_high = below[-1] if below else next(f for f in grid if f > new_low)
+    if (new_low, new_high) != (float(low), float(high)):
+        _say(notes, f"AUPC range [{low:g}, {high:g}] moved to [{new_low:g}, {new_high:g}], the label fractions run here")
+    return new_low, new_high
