@@ -107,6 +107,7 @@ def main(target: str = "all", profile: str = "quick") -> int:
         "cox": lambda: import_module("omicsnb.impute.bench").bench_cox(),
         "sefs": lambda: import_module("omicsnb.models.sefs_bench").bench_sefs(),
         "ssgsea": lambda: import_module("omicsnb.pathways").bench_ssgsea(),
+        "interpretable-ae": lambda: import_module("omicsnb.models.pathway_ae_bench").bench_interpretable_ae(),
     }
     if target == "all":
         bench_simulator()
