@@ -65,6 +65,10 @@ def book(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "BOOK_DIR", tmp_path / "book")
     monkeypatch.setattr(runner, "BUILD_DIR", tmp_path / "_build")
     monkeypatch.setattr(runner, "NBVAL_DIR", tmp_path / "nbval")
+    package = tmp_path / "pkg"  # fingerprints hash this stand-in, not omicsnb/, which may change while a test runs
+    package.mkdir()
+    (package / "core.py").write_text('"""A stand-in package."""\n\nANSWER = 42\n')
+    monkeypatch.setattr(runner, "PACKAGE_DIR", package)
     return tmp_path
 
 
@@ -451,6 +455,13 @@ def test_status_lists_stale_notebooks_and_why(book, capsys):
     runner.run_notebook("01_tiny", profile="book", quiet=True)
     assert cli.main(["status", str(book / "book")]) == 0
     assert "book/01_tiny.ipynb: up to date" in capsys.readouterr().out.replace(str(book) + "/", "")
+    core = book / "pkg" / "core.py"
+    original = core.read_text()
+    core.write_text('"""Reworded docstring."""\n\n# and a comment\nANSWER = 42\n')
+    assert runner.stale_reasons(book / "book" / "01_tiny.ipynb") == []  # docstrings and comments do not count
+    core.write_text(original.replace("42", "43"))
+    assert runner.stale_reasons(book / "book" / "01_tiny.ipynb") == ["the omicsnb code changed (core.py)"]
+    core.write_text(original)
     (book / "profiles" / "book.yml").write_text(yaml.safe_dump({"notebooks": {"01_tiny": {"n": 5}}}))
     nb = nbformat.read(book / "notebooks" / "01_tiny.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("print('new')"))
@@ -463,9 +474,9 @@ def test_status_lists_stale_notebooks_and_why(book, capsys):
     assert (book / "book" / "02_new.ipynb", ["it has never been run into this folder"]) in runner.stale_notebooks()
     executed = nbformat.read(book / "book" / "01_tiny.ipynb", as_version=4)
     executed.metadata.omicsnb.fingerprint_parts["package"] = "edited"
-    executed.metadata.omicsnb.package_files["book.py"] = "edited"
+    executed.metadata.omicsnb.package_files["core.py"] = "edited"
     nbformat.write(executed, book / "book" / "01_tiny.ipynb")
-    assert "the omicsnb code changed (book.py)" in runner.stale_reasons(book / "book" / "01_tiny.ipynb")
+    assert "the omicsnb code changed (core.py)" in runner.stale_reasons(book / "book" / "01_tiny.ipynb")
     old = nbformat.v4.new_notebook()
     nbformat.write(old, book / "book" / "01_tiny.ipynb")
     assert runner.stale_reasons(book / "book" / "01_tiny.ipynb") == [
