@@ -46,15 +46,19 @@ def _overrides(name: str, pairs) -> dict:
 
 
 def _cmd_run(args) -> int:
-    names = list(runner.discover_notebooks()) if args.all else args.names
+    specs = runner.discover_notebooks()
+    names = list(specs) if args.all else [runner.get_notebook(n, specs).name for n in args.names]
     if not names:
         raise OmicsInputError("name a notebook to run (see `omicsnb list`) or pass --all")
-    if args.param and len(names) > 1:
-        raise OmicsInputError("-p applies to one notebook; run the notebooks one at a time to override parameters")
+    if len(names) == 1:
+        overrides = {names[0]: _overrides(names[0], args.param)}
+    else:  # with several notebooks, -p goes to every one that has the parameter (as in `omicsnb build`)
+        overrides = runner.shared_parameters(specs, names, dict(args.param or []))
+    for name in names:  # every notebook's parameters are checked before the first one runs
+        runner.validate_parameters(specs[name], {**runner.load_profile(args.profile, specs)[name], **overrides[name]})
     for name in names:
         runner.run_notebook(
-            name, profile=args.profile, overrides=_overrides(name, args.param), out_dir=args.out, force=args.force,
-            run_name=args.name,
+            name, profile=args.profile, overrides=overrides[name], out_dir=args.out, force=args.force, run_name=args.name,
         )
     return 0
 

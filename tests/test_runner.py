@@ -567,3 +567,16 @@ def test_build_interrupt_says_what_was_kept(book, monkeypatch):
         runner.build_book(profile="quick", out_root=book / "scratch", html=True)
     assert str(info.value) == "02_other not written; 01_tiny ran before it and is kept; the HTML was not built"
     assert calls == ["01_tiny", "02_other"]
+
+
+def test_run_with_several_notebooks_spreads_parameters(book, monkeypatch, capsys):
+    _write_notebook(book / "notebooks" / "02_other.ipynb", params='n = 1  # n\nother = 0  # only here\n')
+    ran = {}
+    monkeypatch.setattr(runner, "run_notebook", lambda name, **kw: ran.update({name: kw["overrides"]}))
+    assert cli.main(["run", "--all", "--profile", "quick", "-p", "sleep", "0.5", "-p", "other", "2"]) == 0
+    assert ran == {"01_tiny": {"sleep": 0.5}, "02_other": {"other": 2}}
+    ran.clear()
+    assert cli.main(["run", "01_tiny", "02_other", "-p", "nope", "1"]) == 2
+    assert "no chapter in this build has a parameter 'nope'" in capsys.readouterr().err and not ran
+    assert cli.main(["run", "01_tiny", "02_other", "-p", "other", "two"]) == 2
+    assert "'other' of 02_other expects int" in capsys.readouterr().err and not ran
