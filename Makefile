@@ -32,7 +32,7 @@ setup: $(STAMP)
 # Unchanged notebooks (same source, parameters, input files, package code and lock) are skipped, and the run says
 # so per notebook; FORCE=1 reruns every one of them.
 book: setup
-	$(BIN)/omicsnb build --profile book$(if $(FORCE), --force)
+	$(BIN)/omicsnb build --profile book$(if $(filter-out 0 no false,$(FORCE)), --force)
 
 test: lint unit nbval booktest status
 

@@ -505,6 +505,8 @@ def test_make_book_force_passes_force_to_build():
     forced = subprocess.run([make, "-n", "book", "FORCE=1"], cwd=runner.REPO_ROOT, capture_output=True, text=True).stdout
     assert "omicsnb build --profile book" in plain and "--force" not in plain
     assert "omicsnb build --profile book --force" in forced
+    off = subprocess.run([make, "-n", "book", "FORCE=0"], cwd=runner.REPO_ROOT, capture_output=True, text=True).stdout
+    assert "--force" not in off
     status = subprocess.run([make, "-n", "test"], cwd=runner.REPO_ROOT, capture_output=True, text=True).stdout
     assert "omicsnb status" in status
 
