@@ -74,6 +74,8 @@ def as_feature_matrix(X, *, name: str = "X", dtype=np.float32, n_features: int |
             raise OmicsInputError(
                 f"{name} has dtype {array.dtype}, not a numeric type; pass a numeric array (e.g. X.astype(float))"
             )
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise OmicsInputError(f"Complex data not supported: {name} holds complex numbers; pass real values (e.g. X.real)")
     if array.ndim != 2:
         raise OmicsInputError(f"{name} must be 2-D (samples x features) but has shape {array.shape}; reshape it")
     if array.shape[0] == 0 or array.shape[1] == 0:
