@@ -1198,6 +1198,9 @@ def build_book(
         print(f"[omicsnb]   {rec.name:<28} {state}")
     if any(rec.skipped for rec in records) and not force:
         print("[omicsnb] skipped notebooks match their fingerprint; --force (make book FORCE=1) reruns them")
+    from . import whatworks
+
+    print(f"[omicsnb] wrote {_show(whatworks.write_page(root))} from the chapters' claims tables", flush=True)
     if html:
         jupyter_book_build(root)
     return records
