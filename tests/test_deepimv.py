@@ -293,3 +293,9 @@ def test_experts_combine_into_the_posterior(fitted):
     joint_mu, joint_var = fitted.posterior(views, mask)
     np.testing.assert_allclose(joint_var, 1.0 / precision, rtol=1e-5)
     np.testing.assert_allclose(joint_mu, expected_mu, rtol=1e-4, atol=1e-6)
+
+
+def test_bad_device_is_one_line():
+    views, y = easy_views(20, seed=13)
+    with pytest.raises(OmicsInputError, match="not a torch device"):
+        DeepIMV(device="abacus", epochs=1, progress=False).fit(views, y)

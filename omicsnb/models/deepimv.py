@@ -274,6 +274,8 @@ class DeepIMV:
         Z-score each view's features with the mean and sd of the training samples that have the view.
     seed
         Seeds initialisation, batches, latent noise and prediction draws: same data and seed, same numbers.
+    device
+        ``"cpu"`` or ``"cuda"`` (the ``paper`` profile's scale); numbers on a GPU differ slightly from the CPU's.
     progress
         Show a tqdm bar over epochs.
 
@@ -288,19 +290,19 @@ class DeepIMV:
                  predictor_hidden: Sequence[int] = (32,), alpha: float = 1.0, beta: float = 0.01, dropout: float = 0.3,
                  lr: float = 1e-3, adam_beta1: float = 0.5, weight_decay: float = 0.0, batch_size: int = 128,
                  epochs: int = 100, patience: int = 10, n_draws: int = 10, standardize: bool = True, seed: int = 0,
-                 progress: bool = True):
+                 device: str = "cpu", progress: bool = True):
         self.z_dim, self.encoder_hidden, self.predictor_hidden = z_dim, encoder_hidden, predictor_hidden
         self.alpha, self.beta, self.dropout = alpha, beta, dropout
         self.lr, self.adam_beta1, self.weight_decay = lr, adam_beta1, weight_decay
         self.batch_size, self.epochs, self.patience, self.n_draws = batch_size, epochs, patience, n_draws
-        self.standardize, self.seed, self.progress = standardize, seed, progress
+        self.standardize, self.seed, self.device, self.progress = standardize, seed, device, progress
 
     def get_params(self, deep: bool = False) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("z_dim", "encoder_hidden", "predictor_hidden", "alpha", "beta",
                                               "dropout", "lr", "adam_beta1", "weight_decay", "batch_size", "epochs",
-                                              "patience", "n_draws", "standardize", "seed", "progress")}
+                                              "patience", "n_draws", "standardize", "seed", "device", "progress")}
 
-    def _check_params(self) -> None:
+    def _check_params(self) -> torch.device:
         check_int("z_dim", self.z_dim, 1)
         for name in ("encoder_hidden", "predictor_hidden"):
             widths = getattr(self, name)
@@ -321,6 +323,13 @@ class DeepIMV:
         check_int("seed", self.seed, 0)
         if not isinstance(self.standardize, bool):
             raise OmicsInputError(f"standardize must be True or False, got {self.standardize!r}")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as err:
+            raise OmicsInputError(f"device={self.device!r} is not a torch device; pass 'cpu' or 'cuda'") from err
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise OmicsInputError("device='cuda' but no GPU is available; pass device='cpu'")
+        return device
 
     # -- inputs -------------------------------------------------------------------------------------------------------
     def _prepare(self, views, observed, what: str = "views") -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -334,7 +343,8 @@ class DeepIMV:
                                       "pass the same features in the same order")
         mask = _observed_mask(arrays, names, observed)
         scaled = self.scaler_.transform(arrays, mask)
-        return [torch.from_numpy(a) for a in scaled], torch.from_numpy(mask)
+        device = torch.device(self.device)
+        return [torch.from_numpy(a).to(device) for a in scaled], torch.from_numpy(mask).to(device)
 
     # -- training -----------------------------------------------------------------------------------------------------
     def fit(self, views, y, observed=None, *, validation: tuple | None = None) -> DeepIMV:
@@ -344,7 +354,7 @@ class DeepIMV:
         holds. ``validation`` is ``(views, y)`` or ``(views, y, observed)``; with it training stops once the joint
         cross-entropy on it has not fallen for ``patience`` epochs, and the best epoch's weights are kept.
         """
-        self._check_params()
+        device = self._check_params()
         arrays, names = _view_list(views)
         mask = _observed_mask(arrays, names, observed)
         labels = as_label_vector(y, len(arrays[0]))
@@ -359,16 +369,17 @@ class DeepIMV:
         self.classes_, self.n_views_, self.view_names_ = encoder.classes_, len(arrays), names
         self.view_dims_ = [a.shape[1] for a in arrays]
         self.scaler_ = _ViewScaler().fit(arrays, mask, self.standardize)
-        xs = [torch.from_numpy(a) for a in self.scaler_.transform(arrays, mask)]
-        m = torch.from_numpy(mask)
-        target = torch.as_tensor(codes, dtype=torch.long)
+        xs = [torch.from_numpy(a).to(device) for a in self.scaler_.transform(arrays, mask)]
+        m = torch.from_numpy(mask).to(device)
+        target = torch.as_tensor(codes, dtype=torch.long, device=device)
 
         with torch_seed(self.seed):
             self.network_ = DeepIMVNetwork(self.view_dims_, len(self.classes_), self.z_dim, self.encoder_hidden,
-                                           self.predictor_hidden, self.dropout)
+                                           self.predictor_hidden, self.dropout).to(device)
         net = self.network_
 
         def step(idx: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+            idx = idx.to(device)
             return self._loss([x[idx] for x in xs], m[idx], target[idx], generator)
 
         validate = None
@@ -377,7 +388,8 @@ class DeepIMV:
                 raise OmicsInputError("validation must be a tuple (views, y) or (views, y, observed)")
             val_xs, val_mask = self._prepare(validation[0], validation[2] if len(validation) == 3 else None,
                                              "validation views")
-            val_target = torch.as_tensor(self._encode_labels(validation[1], len(val_mask)), dtype=torch.long)
+            val_target = torch.as_tensor(self._encode_labels(validation[1], len(val_mask)), dtype=torch.long,
+                                         device=device)
 
             def validate() -> dict[str, float]:
                 mu, _ = net.joint_posterior(val_xs, val_mask)
@@ -387,7 +399,7 @@ class DeepIMV:
                                      weight_decay=self.weight_decay, fused=True)
         result = fit_loop(step, [net], len(codes), epochs=self.epochs, batch_size=self.batch_size, seed=self.seed,
                           optimizer=optimizer, validate=validate, patience=self.patience if validate else None,
-                          desc="DeepIMV", progress=self.progress)
+                          device=device, desc="DeepIMV", progress=self.progress)
         self.history_, self.best_epoch_ = result.history, result.best_epoch
         net.eval()
         return self
@@ -405,12 +417,12 @@ class DeepIMV:
         net = self.network_
         mu, log_var = net.encode(xs, mask)
         joint_mu, joint_log_var = product_of_experts(mu, log_var, mask)
-        eps_joint = torch.randn(joint_mu.shape, generator=generator)
-        eps_views = torch.randn(mu.shape, generator=generator)
+        eps_joint = torch.randn(joint_mu.shape, generator=generator, device=generator.device)
+        eps_views = torch.randn(mu.shape, generator=generator, device=generator.device)
         z = joint_mu + torch.exp(0.5 * joint_log_var) * eps_joint
         joint_ce = F.cross_entropy(net.joint_predictor(z), target)
         joint_kl = gaussian_kl(joint_mu, joint_log_var).mean()
-        marginal = torch.zeros(())
+        marginal = torch.zeros((), device=mu.device)
         for j, predictor in enumerate(net.view_predictors):
             rows = torch.nonzero(mask[:, j], as_tuple=True)[0]
             if len(rows) == 0:
@@ -430,7 +442,7 @@ class DeepIMV:
         xs, mask = self._prepare(views, observed)
         self.network_.eval()
         mu, log_var = self.network_.joint_posterior(xs, mask)
-        return mu.numpy(), torch.exp(log_var).numpy()
+        return mu.cpu().numpy(), torch.exp(log_var).cpu().numpy()
 
     @torch.no_grad()
     def experts(self, views, observed=None) -> tuple[np.ndarray, np.ndarray]:
@@ -440,8 +452,8 @@ class DeepIMV:
         xs, mask = self._prepare(views, observed)
         self.network_.eval()
         mu, log_var = self.network_.encode(xs, mask)
-        missing = ~mask.numpy()
-        mu, var = mu.numpy().copy(), torch.exp(log_var).numpy().copy()
+        missing = ~mask.cpu().numpy()
+        mu, var = mu.cpu().numpy().copy(), torch.exp(log_var).cpu().numpy().copy()
         mu[missing], var[missing] = np.nan, np.nan
         return mu, var
 
@@ -459,13 +471,13 @@ class DeepIMV:
         net = self.network_
         net.eval()
         mu, log_var = net.joint_posterior(xs, mask)
-        generator = torch.Generator().manual_seed(self.seed + 7919)
+        generator = torch.Generator(device=mu.device).manual_seed(self.seed + 7919)
         sd = torch.exp(0.5 * log_var)
-        total = torch.zeros(len(mu), len(self.classes_))
+        total = torch.zeros(len(mu), len(self.classes_), device=mu.device)
         for _ in range(n_draws):
-            z = mu + sd * torch.randn(mu.shape, generator=generator)
+            z = mu + sd * torch.randn(mu.shape, generator=generator, device=mu.device)
             total += torch.softmax(net.joint_predictor(z), dim=1)
-        return (total / n_draws).numpy()
+        return (total / n_draws).cpu().numpy()
 
     def predict(self, views, observed=None) -> np.ndarray:
         """The most probable class of each sample."""
