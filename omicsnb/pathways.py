@@ -203,6 +203,9 @@ def ssgsea_scores(X, gene_sets: Mapping[str, Iterable[str]], *, engine: str = "g
         Threads for gseapy's engine.
     progress
         Show a tqdm bar over batches.
+
+    The result's ``attrs`` say how many batches were computed and how many were read from the cache
+    (``batches_computed``, ``batches_cached``).
     """
     if engine not in ENGINES:
         raise OmicsInputError(f"engine={engine!r} is unknown; pass one of: {', '.join(ENGINES)}")
@@ -218,7 +221,7 @@ def ssgsea_scores(X, gene_sets: Mapping[str, Iterable[str]], *, engine: str = "g
     if cache_dir is not None and str(cache_dir) != "":
         cache = Path(cache_dir)
         cache.mkdir(parents=True, exist_ok=True)
-    parts = []
+    parts, computed = [], 0
     starts = range(0, len(frame), batch_size)
     for start in tqdm(starts, desc=f"ssGSEA ({engine})", unit="batch", disable=not progress, leave=False):
         batch = frame.iloc[start : start + batch_size]
@@ -231,6 +234,7 @@ def ssgsea_scores(X, gene_sets: Mapping[str, Iterable[str]], *, engine: str = "g
                 parts.append(pd.DataFrame(np.load(path), index=batch.index, columns=list(sets)))
                 continue
         es = _score_batch(batch, sets, engine, weight, threads)
+        computed += 1
         if path is not None:
             tmp = path.with_suffix(".tmp.npy")
             np.save(tmp, es.to_numpy(np.float64))
@@ -238,10 +242,11 @@ def ssgsea_scores(X, gene_sets: Mapping[str, Iterable[str]], *, engine: str = "g
         parts.append(es)
     es = pd.concat(parts)
     es.index.name, es.columns.name = "sample", "gene_set"
-    if score == "es":
-        return es
-    spread = float(es.to_numpy().max() - es.to_numpy().min())
-    return es / spread if spread > 0 else es * 0.0
+    if score == "nes":
+        spread = float(es.to_numpy().max() - es.to_numpy().min())
+        es = es / spread if spread > 0 else es * 0.0
+    es.attrs = {"batches_computed": computed, "batches_cached": len(parts) - computed}
+    return es
 
 
 # -- annotation noise and checks against the truth ---------------------------------------------------------------------

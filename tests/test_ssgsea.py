@@ -89,6 +89,8 @@ def test_cache_returns_identical_scores_and_reruns_nothing(small, tmp_path, monk
     second = pathways.ssgsea_scores(X, sets, batch_size=10, min_size=1, cache_dir=tmp_path, progress=False)
     assert calls == [10, 10, 3]  # nothing recomputed
     pd.testing.assert_frame_equal(first, second)
+    assert first.attrs == {"batches_computed": 3, "batches_cached": 0}
+    assert second.attrs == {"batches_computed": 0, "batches_cached": 3}
     changed = dict(sets, P0=sets["P0"][:-1])  # other gene sets: another key
     pathways.ssgsea_scores(X, changed, batch_size=10, min_size=1, cache_dir=tmp_path, progress=False)
     assert len(calls) == 6
