@@ -548,7 +548,7 @@ def machine_paths(extra: list[Path | str] = ()) -> list[tuple[str, str]]:
 def _scrubber(pairs: list[tuple[str, str]]):
     if not pairs:
         return lambda text: text
-    boundary = r"(?=$|[/\\\s'\"`)\]},:;])"
+    boundary = r"(?=$|[/\\\s'\"`)\]},:;>|])"
     pattern = re.compile("|".join(re.escape(p) + ("" if p.endswith(os.sep) else boundary) for p, _ in pairs))
     lookup = dict(pairs)
 

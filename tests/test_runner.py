@@ -582,3 +582,26 @@ def test_run_with_several_notebooks_spreads_parameters(book, monkeypatch, capsys
     assert "no chapter in this build has a parameter 'nope'" in capsys.readouterr().err and not ran
     assert cli.main(["run", "01_tiny", "02_other", "-p", "other", "two"]) == 2
     assert "'other' of 02_other expects int" in capsys.readouterr().err and not ran
+
+
+def test_clean_outputs_strips_stderr_widgets_and_paths_but_not_images(tmp_path):
+    home, repo = str(Path.home()), str(runner.REPO_ROOT)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {"state": {}}
+    nb.metadata["omicsnb"] = {"parameters": {"data_path": f"{repo}/data/x.csv"}}
+    image = "iVBORw0KGgo/tmp/AAAA" + repo  # base64 text is never rewritten
+    cell = nbformat.v4.new_code_cell("x", outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text=f"{repo}/omicsnb/a.py:3: UserWarning\n"),
+        nbformat.v4.new_output("stream", name="stdout", text=f"  0%|\r 50%|\r100%| done\nsaved {home}/out.csv\n"),
+        nbformat.v4.new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "1"}}),
+        nbformat.v4.new_output("display_data", data={"image/png": image, "text/plain": f"<Figure at {tmp_path}>"}),
+        nbformat.v4.new_output("error", ename="OSError", evalue=f"no {repo}/x", traceback=[f"File {repo}/omicsnb/b.py"]),
+    ])
+    nb.cells.append(cell)
+    runner.clean_outputs(nb, extra_paths=[tmp_path])
+    outs = nb.cells[0].outputs
+    assert [o.output_type for o in outs] == ["stream", "display_data", "error"]
+    assert outs[0].text == "100%| done\nsaved ~/out.csv\n"
+    assert outs[1].data["image/png"] == image and outs[1].data["text/plain"] == "<Figure at <tmp>>"
+    assert outs[2].evalue == "no x" and outs[2].traceback == ["File omicsnb/b.py"]
+    assert "widgets" not in nb.metadata and nb.metadata.omicsnb.parameters.data_path == "data/x.csv"
