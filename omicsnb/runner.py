@@ -682,11 +682,16 @@ def sweep_leftovers(out_dir: Path | None = None) -> list[Path]:
 
 
 def ensure_writable(folder: Path, what: str = "output folder") -> None:
-    """Create ``folder`` if needed and prove it is writable, or refuse in one line."""
+    """Prove that ``folder`` can be written (or, if it does not exist yet, created) without creating anything that
+    stays behind, or refuse in one line."""
     folder = Path(folder)
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder, prefix=".omicsnb-probe-"):
+        if not probe.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"{_show(probe)} is a file")
+        with tempfile.TemporaryFile(dir=probe, prefix=".omicsnb-probe-"):
             pass
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
@@ -967,6 +972,7 @@ def run_notebook(
             nbformat.write(nb, tmp_output)
             record = RunRecord(name, profile, output, False, wall, fp, parameters)
             with _signals_held():
+                out_dir.mkdir(parents=True, exist_ok=True)
                 _install_results(work / "results" / f"{name}.json", out_dir / "results" / f"{name}.json", name, profile, parameters)
                 _install(tmp_output, output)
                 log_runs(out_dir / "results" / RUN_LOG, [record], quiet=quiet)
