@@ -69,7 +69,7 @@ def _cmd_build(args) -> int:
         params[key] = raw
     runner.build_book(
         profile=args.profile, out_root=args.out, only=args.only, force=args.force, html=not args.no_html,
-        params=params, data_profile=args.data_profile, run_name=args.name,
+        params=params, data_profile=args.data_profile, run_name=args.name, student=args.student,
     )
     return 0
 
@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", default=None, help="scratch root for non-book builds (default: _build/profiles/P)")
     build.add_argument("--force", action="store_true", help="re-run notebooks even if unchanged")
     build.add_argument("--no-html", action="store_true", help="run the notebooks but skip jupyter-book")
+    build.add_argument("--student", action="store_true",
+                       help="render the student edition (solutions removed) in <root>/_build/student/_build/html "
+                            "instead of the book")
     build.set_defaults(func=_cmd_build)
 
     status = sub.add_parser("status", help="list committed executed notebooks that are stale, and why (exit 1 if any)")

@@ -968,6 +968,9 @@ def run_notebook(
             wall = time.perf_counter() - start
             clean_output(nb, fingerprint_=fp, profile=profile, parameters=parameters, wall_time_s=wall, parts=parts,
                          extra_paths=[work])
+            from . import course  # the hidden install cell a notebook opened in Colab needs (never executed here)
+
+            course.add_install_cell(nb, *course.repository(CONFIG_FILE))
             tmp_output = work / f"{name}.ipynb"
             nbformat.write(nb, tmp_output)
             record = RunRecord(name, profile, output, False, wall, fp, parameters)
@@ -1144,6 +1147,7 @@ def build_book(
     data_profile: Path | str | None = None,
     run_name: str | None = None,
     progress: bool | None = None,
+    student: bool = False,
 ) -> list[RunRecord]:
     """Run every notebook (or ``only`` these) at a profile, then render the HTML book.
 
@@ -1151,6 +1155,8 @@ def build_book(
     book profile writes into the repository's ``book/`` and builds ``_build/html``. Any other profile, or an explicit
     ``out_root``, stages a copy of the book under a scratch folder, with a table of contents of just the chapters
     built. A build on the reader's own data goes to ``_build/runs/<name>/``; ``book/`` is never touched.
+    ``student`` renders, instead of the book, its student edition (solutions removed, see ``omicsnb.course``) from a
+    copy in ``<root>/_build/student``.
     """
     specs = discover_notebooks()
     names = list(specs) if not only else [n for n in specs if n in {get_notebook(o, specs).name for o in only}]
@@ -1207,6 +1213,14 @@ def build_book(
     from . import whatworks
 
     print(f"[omicsnb] wrote {_show(whatworks.write_page(root))} from the chapters' claims tables", flush=True)
+    if student:
+        from . import course
+
+        student_root = root / "_build" / "student"
+        removed = course.make_student_book(root, student_root)
+        print(f"[omicsnb] student edition in {_show(student_root)}: {sum(removed.values())} solution(s) removed "
+              f"from {sum(1 for n in removed.values() if n)} file(s)", flush=True)
+        root = student_root
     if html:
         jupyter_book_build(root)
     return records
