@@ -11,7 +11,7 @@ NBVAL_DIR := tests/nbval
 # quick-profile notebooks are executed and re-checked with one thread (the book itself uses every core).
 ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help setup book test lint unit nbval booktest status regen-nbval bench clean
+.PHONY: help setup book test lint unit nbval booktest status regen-nbval bench lab clean
 
 help:
 	@echo "make book         set up .venv, run the notebooks at the book profile (unchanged ones are skipped), build _build/html"
@@ -20,10 +20,12 @@ help:
 	@echo "make status       list committed notebooks that are stale against code, profile, data, lock or source"
 	@echo "make regen-nbval  re-run the committed quick-profile notebooks in $(NBVAL_DIR) (when results change on purpose)"
 	@echo "make bench        measure the speed targets (omicsnb bench)"
+	@echo "make lab          open the chapter notebooks in JupyterLab (the .venv kernel, omicsnb installed)"
 
-$(STAMP): requirements-lock.txt pyproject.toml
+$(STAMP): requirements-lock.txt requirements-nodeps.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -45,8 +47,9 @@ unit: setup
 nbval: setup
 	$(ONE_THREAD) $(BIN)/python -m pytest $(NBVAL_DIR) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -q
 
+# -rs prints why a test was skipped (the browser test, when no Chromium is installed).
 booktest: setup
-	$(ONE_THREAD) $(BIN)/python -m pytest tests -m slow -q
+	$(ONE_THREAD) $(BIN)/python -m pytest tests -m slow -q -rs
 
 # Exits non-zero when a committed executed notebook (book/, tests/nbval/) no longer matches its source, profile,
 # input files, the package code (docstrings and comments aside) or the lock file, and says which and why.
@@ -58,6 +61,10 @@ regen-nbval: setup
 
 bench: setup
 	$(BIN)/omicsnb bench all
+
+# JupyterLab from .venv, rooted at the repository (so `book/` and `notebooks/` paths work), opening notebooks/.
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks
 
 clean:
 	rm -rf _build
