@@ -1213,9 +1213,10 @@ def build_book(
     from . import whatworks
 
     print(f"[omicsnb] wrote {_show(whatworks.write_page(root))} from the chapters' claims tables", flush=True)
-    if student:
-        from . import course
+    from . import course
 
+    course.write_timings(root / "book" / "instructors.md", REPO_ROOT, root)  # the instructors' timing table
+    if student:
         student_root = root / "_build" / "student"
         removed = course.make_student_book(root, student_root)
         print(f"[omicsnb] student edition in {_show(student_root)}: {sum(removed.values())} solution(s) removed "

@@ -143,3 +143,46 @@ def test_install_cell_is_first_hidden_deterministic_and_replaced(tmp_path):
     config.write_text("repository:\n  url: https://github.com/OWNER/omicsnb/\n")
     assert course.repository(config) == ("https://github.com/OWNER/omicsnb", "main")
     assert course.repository(tmp_path / "missing.yml") == ("", "main")
+
+
+def _timed_repo(tmp_path):
+    repo = tmp_path / "repo"
+    for folder in ("notebooks", "book/results", "tests/nbval"):
+        (repo / folder).mkdir(parents=True)
+    for name, title in (("01_data", "Data | exploration"), ("02_baseline", "A baseline")):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\ntext")]
+        nbformat.write(nb, repo / "notebooks" / f"{name}.ipynb")
+    quick = nbformat.v4.new_notebook()
+    quick.metadata["omicsnb"] = {"profile": "quick", "wall_time_s": 17.1}
+    nbformat.write(quick, repo / "tests" / "nbval" / "01_data.ipynb")
+    (repo / "book" / "results" / "_runs.json").write_text(
+        '{"01_data": {"profile": "book", "wall_time_s": 35.2}, "02_baseline": {"profile": "book", "wall_time_s": 94.0},'
+        ' "99_gone": {"profile": "paper", "wall_time_s": 5}}')
+    return repo
+
+
+def test_collect_timings_later_sources_override(tmp_path):
+    repo = _timed_repo(tmp_path)
+    build = tmp_path / "build"
+    (build / "book" / "results").mkdir(parents=True)
+    (build / "book" / "results" / "_runs.json").write_text('{"02_baseline": {"profile": "quick", "wall_time_s": 7.6}}')
+    assert course.collect_timings(repo) == {"01_data": {"quick": 17.1, "book": 35.2}, "02_baseline": {"book": 94.0}}
+    assert course.collect_timings(repo, build)["02_baseline"] == {"book": 94.0, "quick": 7.6}
+
+
+def test_write_timings_fills_the_marked_table(tmp_path):
+    repo = _timed_repo(tmp_path)
+    page = tmp_path / "instructors.md"
+    page.write_text(f"# Notes\n\n{course.TIMINGS_START}\nold table\n{course.TIMINGS_END}\n\nafter\n")
+    assert course.write_timings(page, repo)
+    text = page.read_text()
+    assert "old table" not in text and text.endswith(f"{course.TIMINGS_END}\n\nafter\n")
+    assert "| Data \\| exploration (`01_data`) | 17 s | 35 s |" in text
+    assert "| A baseline (`02_baseline`) | – | 1.6 min |" in text  # 94 s
+    assert "| **all chapters** | **17 s (+1 not timed)** | **2.2 min** |" in text  # 35.2 + 94.0 = 129.2 s
+    first = text
+    assert course.write_timings(page, repo) and page.read_text() == first
+    plain = tmp_path / "plain.md"
+    plain.write_text("# No markers\n")
+    assert not course.write_timings(plain, repo) and plain.read_text() == "# No markers\n"
