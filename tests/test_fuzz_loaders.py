@@ -88,7 +88,7 @@ def _check(call) -> bool:
     return True
 
 
-@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, database=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(tables(), st.sampled_from(ORIENTATIONS), st.booleans(), st.sampled_from(DATA_KINDS),
        st.sampled_from(MISSING_POLICIES), st.integers(1, 3))
 def test_random_text_tables_load_or_raise_the_input_error(table, orientation, allow_nan, data_kind, missing, size):
@@ -105,7 +105,7 @@ def test_random_text_tables_load_or_raise_the_input_error(table, orientation, al
             CASES["loaded_chapter"] += 1
 
 
-@settings(max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, database=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(numeric_frames(), st.sampled_from(DATA_KINDS), st.sampled_from(MISSING_POLICIES), st.integers(1, 3))
 def test_random_frames_load_or_raise_the_input_error(case, data_kind, missing, size):
     frame, transpose, suffix = case
