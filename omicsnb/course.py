@@ -51,6 +51,18 @@ def strip_solutions(text: str) -> tuple[str, int]:
     while i < len(lines):
         stripped = lines[i].strip()
         match = _OPEN.match(stripped)
+        code = _CODE_OPEN.match(stripped) if not match else None
+        if code:  # a code block (```python, ````md): copied as it is, whatever it shows
+            fence = code["fence"]
+            out.append(lines[i])
+            i += 1
+            while i < len(lines):
+                out.append(lines[i])
+                line = lines[i].strip()
+                i += 1
+                if line.startswith(fence[0] * len(fence)) and not line.strip(fence[0]):
+                    break
+            continue
         if not (match and _is_solution(match["name"], match["arg"].strip())):
             out.append(lines[i])
             i += 1

@@ -78,6 +78,11 @@ def test_strip_solutions_removes_every_solution_block_and_keeps_hints():
     assert text.count(":::") % 2 == 0
 
 
+def test_solutions_shown_inside_code_blocks_are_kept():
+    text = "How to write one:\n\n````md\n:::{admonition} Solution\nexample\n:::\n````\n\n~~~\n:::{admonition} Solution\n~~~\n"
+    assert course.strip_solutions(text) == (text, 0)
+
+
 def test_strip_solutions_leaves_text_without_solutions_alone():
     text = "# Title\n\n:::{admonition} Hint\n:class: dropdown\nx\n:::\n"
     assert course.strip_solutions(text) == (text, 0)
