@@ -26,9 +26,9 @@ from sklearn.metrics import (
     f1_score,
     normalized_mutual_info_score,
 )
-from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.data.preprocess import label_fraction_subset
+from omicsnb.executor import get_executor
 from omicsnb.validation import OmicsInputError, as_feature_matrix, as_label_vector, check_float, check_int
 
 DEFAULT_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -64,6 +64,16 @@ def classification_metrics(y_true, y_pred) -> dict[str, float]:
     }
 
 
+def _sweep_cell(task: Mapping[str, Any], shared: Mapping[str, Any]) -> dict[str, Any]:
+    """One (fraction, repeat) run of :func:`label_fraction_sweep`: fit on the task's subset, score on the test set."""
+    index = task["index"]
+    model = shared["make_model"](task["seed"])
+    model.fit(_take_rows(shared["X_finetune"], index), shared["y_pool"][index], **shared["fit_params"])
+    scores = classification_metrics(shared["y_true"], np.asarray(model.predict(shared["X_test"])))
+    return {"model": shared["name"] or type(model).__name__, "fraction": task["fraction"], "n_train": len(index),
+            "repeat": task["repeat"], "seed": task["seed"], **scores}
+
+
 def label_fraction_sweep(
     make_model: Callable[[int], Any],
     X_finetune,
@@ -78,6 +88,7 @@ def label_fraction_sweep(
     name: str | None = None,
     progress: bool = True,
     fit_params: Mapping[str, Any] | None = None,
+    executor: Any = None,
 ) -> pd.DataFrame:
     """Train on growing fractions of the labelled set and score each model on the same test set.
 
@@ -113,6 +124,10 @@ def label_fraction_sweep(
     fit_params
         Extra keyword arguments for every ``fit`` call, the same in every run; e.g. ``{"X_unlabeled": X_pretrain}``
         for :class:`~omicsnb.models.vime.VIMESemi` (added in chapter *VIME*).
+    executor
+        Where the (fraction, repeat) runs go: ``None``/``"serial"`` (default), ``"processes?workers=N"``,
+        ``"dask://local?workers=N"``, ``"dask://tcp://host:8786"`` or an :class:`omicsnb.executor.Executor`. Every
+        run carries its own seed, so the rows are identical on every backend; the data are sent to each worker once.
 
     Returns
     -------
@@ -136,34 +151,31 @@ def label_fraction_sweep(
     y_true = as_label_vector(y_test, len(X_test), name="y_test")
     all_classes = set(pd.unique(y_pool))
 
-    rows = []
-    runs = [(f, r) for f in fractions for r in range(repeats)]
-    for fraction, repeat in tqdm(runs, desc=f"label-fraction sweep ({name or 'model'})", disable=not progress):
-        run_seed = seed + repeat
-        index = np.asarray(subset_fn(y_pool, fraction, seed=run_seed))
-        if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer) or len(index) == 0:
-            raise OmicsInputError("subset_fn must return a non-empty 1-D integer array of positions into y_finetune")
-        if index.min() < 0 or index.max() >= n_pool or len(np.unique(index)) != len(index):
-            raise OmicsInputError("subset_fn returned out-of-range or repeated positions; return unique row positions")
-        lost = all_classes - set(pd.unique(y_pool[index]))
-        if lost:
-            raise OmicsInputError(
-                f"the {fraction:g} subset (seed {run_seed}) lost {len(lost)} class(es) e.g. {sorted(map(str, lost))[0]}"
-                "; use a subset_fn that keeps at least one sample per class"
-            )
-        model = make_model(run_seed)
-        model.fit(_take_rows(X_finetune, index), y_pool[index], **dict(fit_params or {}))
-        scores = classification_metrics(y_true, np.asarray(model.predict(X_test)))
-        rows.append(
-            {
-                "model": name or type(model).__name__,
-                "fraction": fraction,
-                "n_train": len(index),
-                "repeat": repeat,
-                "seed": run_seed,
-                **scores,
-            }
-        )
+    tasks = []
+    for fraction in fractions:
+        for repeat in range(repeats):
+            run_seed = seed + repeat
+            index = np.asarray(subset_fn(y_pool, fraction, seed=run_seed))
+            if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer) or len(index) == 0:
+                raise OmicsInputError("subset_fn must return a non-empty 1-D integer array of positions into y_finetune")
+            if index.min() < 0 or index.max() >= n_pool or len(np.unique(index)) != len(index):
+                raise OmicsInputError("subset_fn returned out-of-range or repeated positions; return unique row positions")
+            lost = all_classes - set(pd.unique(y_pool[index]))
+            if lost:
+                raise OmicsInputError(
+                    f"the {fraction:g} subset (seed {run_seed}) lost {len(lost)} class(es) e.g. {sorted(map(str, lost))[0]}"
+                    "; use a subset_fn that keeps at least one sample per class"
+                )
+            tasks.append({"model": name or "model", "fraction": fraction, "repeat": repeat, "seed": run_seed,
+                          "index": index})
+    shared = {"make_model": make_model, "X_finetune": X_finetune, "y_pool": y_pool, "X_test": X_test,
+              "y_true": y_true, "fit_params": dict(fit_params or {}), "name": name}
+    runner, owned = get_executor(executor, progress=progress)
+    try:
+        rows = runner.map(_sweep_cell, tasks, shared=shared, desc=f"label-fraction sweep ({name or 'model'})")
+    finally:
+        if owned:
+            runner.close()
     return pd.DataFrame(rows, columns=SWEEP_COLUMNS)
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.evaluate import label_fraction_sweep
+from omicsnb.executor import get_executor
 from omicsnb.models.byol import BYOL
 from omicsnb.models.mlp import MLPClassifier
 from omicsnb.models.scarf import SCARF
@@ -63,13 +64,15 @@ def pretrain(methods: Sequence[str], X_unlabeled, *, shared: Mapping | None = No
 def finetune_sweep(pretrained: Mapping[str, SSLPretrainer], X_finetune, y_finetune, X_test, y_test, *,
                    hidden: Sequence[int], dropout: float, modes: Sequence[str] = MODES, baseline: bool = True,
                    fractions: Sequence[float], repeats: int = 5, seed: int = 0, finetune: Mapping | None = None,
-                   progress: bool = True) -> pd.DataFrame:
+                   progress: bool = True, executor=None) -> pd.DataFrame:
     """Label-fraction sweeps of every pretrained encoder in every mode, plus the non-pretrained baseline.
 
     The baseline is the same architecture (``hidden``, ``dropout``, batch norm) trained from random weights, as in
     the seed. ``finetune`` holds the :class:`~omicsnb.models.mlp.MLPClassifier` settings (lr, batch_size,
     max_epochs, patience, val_fraction) used by every model. Runs share their labelled subsets across models (see
-    :func:`~omicsnb.evaluate.label_fraction_sweep`), so curves compare pairwise.
+    :func:`~omicsnb.evaluate.label_fraction_sweep`), so curves compare pairwise. ``executor`` (a spec such as
+    ``"dask://local?workers=2"`` or an :class:`~omicsnb.executor.Executor`; default serial) runs every sweep's
+    cells; the rows do not depend on it.
 
     Returns
     -------
@@ -95,8 +98,13 @@ def finetune_sweep(pretrained: Mapping[str, SSLPretrainer], X_finetune, y_finetu
                                      **finetune)
             runs.append((f"{method} ({mode})", method, mode, make))
     frames = []
-    for name, method, mode, make in runs:
-        frame = label_fraction_sweep(make, X_finetune, y_finetune, X_test, y_test, fractions=fractions,
-                                     repeats=repeats, seed=seed, name=name, progress=progress)
-        frames.append(frame.assign(method=method, mode=mode))
+    runner, owned = get_executor(executor, progress=progress)
+    try:
+        for name, method, mode, make in runs:
+            frame = label_fraction_sweep(make, X_finetune, y_finetune, X_test, y_test, fractions=fractions,
+                                         repeats=repeats, seed=seed, name=name, progress=progress, executor=runner)
+            frames.append(frame.assign(method=method, mode=mode))
+    finally:
+        if owned:
+            runner.close()
     return pd.concat(frames, ignore_index=True)

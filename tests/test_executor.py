@@ -1,0 +1,158 @@
+"""omicsnb.executor: spec parsing, task-order results, identical sweeps on serial / processes / Dask, and faults
+(a worker killed mid-sweep, a task that raises) on a 2-worker LocalCluster.
+
+The tests that start worker processes are marked ``slow`` (they run in ``make test``, not ``make unit``)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from omicsnb.evaluate import label_fraction_sweep
+from omicsnb.executor import Executor, TaskError, describe_task
+from omicsnb.validation import OmicsInputError
+
+
+def _square_plus(task, shared):
+    return task["x"] ** 2 + shared["offset"]
+
+
+def _fail_at(task, shared):
+    if task["repeat"] == shared["bad_repeat"] and task["fraction"] == shared["bad_fraction"]:
+        raise ValueError("boom\nsecond line")
+    return task["repeat"] * 10 + task["fraction"]
+
+
+def _die_once(task, shared):
+    """Kills its own worker process the first time the marked cell runs (a marker file records that it did)."""
+    marker = os.path.join(shared["folder"], "killed")
+    if task["repeat"] == 2 and not os.path.exists(marker):
+        with open(marker, "w") as fh:
+            fh.write(str(os.getpid()))
+        os._exit(1)
+    return (task["repeat"], os.getpid())
+
+
+def _cells(n=6):
+    return [{"method": "m", "fraction": f, "repeat": r, "seed": r} for f in (0.5, 1.0) for r in range(n // 2)]
+
+
+def _toy():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 8)).astype("float32")
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    return X[:80], y[:80], X[80:], y[80:]
+
+
+def _make_mlp(seed):
+    from omicsnb.models.mlp import MLPClassifier
+
+    return MLPClassifier(hidden=(8,), max_epochs=3, batch_size=16, seed=seed, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+def test_describe_task_names_the_cell():
+    assert describe_task({"method": "VIME", "fraction": 0.1, "repeat": 2, "seed": 7, "index": [1]}) == \
+        "method=VIME, fraction=0.1, repeat=2"
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("gpu", "is unknown"), ("", "is not a spec"), ("dask://host:8786", "with its protocol"),
+    ("processes?workers=zero", "not an integer"), ("dask://local?workers=0", "at least 1"),
+])
+def test_bad_spec_is_one_line(spec, match):
+    with pytest.raises(OmicsInputError, match=match) as info:
+        Executor(spec)
+    assert "\n" not in str(info.value)
+
+
+def test_spec_parsing():
+    assert Executor("processes?workers=3").workers == 3
+    ex = Executor("dask://local?workers=2")
+    assert (ex.kind, ex.address, ex.workers) == ("dask", None, 2)
+    remote = Executor("dask://tcp://10.0.0.1:8786")
+    assert (remote.kind, remote.address) == ("dask", "tcp://10.0.0.1:8786")
+
+
+def test_serial_map_keeps_order_and_shared():
+    out = Executor(progress=False).map(_square_plus, [{"x": i} for i in range(5)], shared={"offset": 1})
+    assert out == [1, 2, 5, 10, 17]
+
+
+def test_serial_failure_names_cell_and_keeps_results():
+    with pytest.raises(TaskError) as info:
+        Executor(progress=False).map(_fail_at, _cells(), shared={"bad_repeat": 1, "bad_fraction": 1.0})
+    err = info.value
+    assert "method=m, fraction=1, repeat=1" in str(err) and "ValueError: boom" in str(err)
+    assert "\n" not in str(err)
+    assert err.results == [0.5, 10.5, 20.5, 1.0, None, 21.0]
+
+
+@pytest.mark.slow  # worker processes: 10-40 s each on the shared, loaded 2-core machine
+def test_processes_map_equals_serial():
+    tasks = [{"x": i} for i in range(4)]
+    with Executor("processes?workers=2", progress=False) as ex:
+        assert ex.map(_square_plus, tasks, shared={"offset": 3}) == [3, 4, 7, 12]
+
+
+@pytest.mark.slow  # worker processes: 10-40 s each on the shared, loaded 2-core machine
+def test_processes_failure_keeps_results():
+    with Executor("processes?workers=2", progress=False) as ex, pytest.raises(TaskError, match="repeat=0") as info:
+        ex.map(_fail_at, _cells(4), shared={"bad_repeat": 0, "bad_fraction": 0.5})
+    assert info.value.results == [None, 10.5, 1.0, 11.0]
+
+
+@pytest.mark.slow  # worker processes: 10-40 s each on the shared, loaded 2-core machine
+def test_processes_worker_crash_is_retried(tmp_path):
+    with Executor("processes?workers=2", progress=False) as ex:
+        out = ex.map(_die_once, _cells(6), shared={"folder": str(tmp_path)})
+    assert [r for r, _ in out] == [0, 1, 2, 0, 1, 2]
+    assert (tmp_path / "killed").exists()
+
+
+@pytest.mark.slow  # worker processes: 10-40 s each on the shared, loaded 2-core machine
+def test_sweep_identical_on_serial_and_processes():
+    X, y, Xt, yt = _toy()
+    kwargs = dict(fractions=(0.5, 1.0), repeats=2, seed=3, name="mlp", progress=False)
+    serial = label_fraction_sweep(_make_mlp, X, y, Xt, yt, **kwargs)
+    parallel = label_fraction_sweep(_make_mlp, X, y, Xt, yt, executor="processes?workers=2", **kwargs)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Dask: one 2-worker LocalCluster for the module (starting one costs seconds on a loaded machine)
+@pytest.fixture(scope="module")
+def dask_executor():
+    pytest.importorskip("dask.distributed")
+    with Executor("dask://local?workers=2", progress=False) as ex:
+        ex.client  # start the cluster once
+        yield ex
+
+
+@pytest.mark.slow  # worker processes: 10-40 s each on the shared, loaded 2-core machine
+def test_dask_sweep_identical_to_serial(dask_executor):
+    X, y, Xt, yt = _toy()
+    kwargs = dict(fractions=(0.5, 1.0), repeats=2, seed=3, name="mlp", progress=False)
+    serial = label_fraction_sweep(_make_mlp, X, y, Xt, yt, **kwargs)
+    dask = label_fraction_sweep(_make_mlp, X, y, Xt, yt, executor=dask_executor, **kwargs)
+    pd.testing.assert_frame_equal(serial, dask)
+
+
+@pytest.mark.slow  # worker processes: 10-40 s each on the shared, loaded 2-core machine
+def test_dask_task_that_raises_names_cell_and_keeps_results(dask_executor):
+    with pytest.raises(TaskError) as info:
+        dask_executor.map(_fail_at, _cells(), shared={"bad_repeat": 2, "bad_fraction": 0.5})
+    message = str(info.value)
+    assert "method=m, fraction=0.5, repeat=2" in message and "\n" not in message
+    assert info.value.results == [0.5, 10.5, None, 1.0, 11.0, 21.0]
+
+
+@pytest.mark.slow  # worker processes: 10-40 s each on the shared, loaded 2-core machine
+def test_dask_worker_killed_mid_sweep_is_retried(dask_executor, tmp_path):
+    out = dask_executor.map(_die_once, _cells(6), shared={"folder": str(tmp_path)})
+    assert [r for r, _ in out] == [0, 1, 2, 0, 1, 2]  # every cell present, in order
+    killed_pid = int((tmp_path / "killed").read_text())
+    assert killed_pid not in {pid for _, pid in out}  # the killed worker produced none of them
