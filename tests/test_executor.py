@@ -128,7 +128,7 @@ def test_sweep_identical_on_serial_and_processes():
 def dask_executor():
     pytest.importorskip("dask.distributed")
     with Executor("dask://local?workers=2", progress=False) as ex:
-        ex.client  # start the cluster once
+        assert ex.client is not None  # start the cluster once
         yield ex
 
 
