@@ -258,6 +258,8 @@ def timings_table(times: dict[str, dict[str, float]], names: list[str], titles: 
 def write_timings(page: Path | str, repo_root: Path | str, build_root: Path | str | None = None) -> bool:
     """Replace the table between the timing markers of ``page`` with the current timings; False if it has none."""
     page = Path(page)
+    if not page.is_file():
+        return False
     text = page.read_text()
     if TIMINGS_START not in text or TIMINGS_END not in text:
         return False

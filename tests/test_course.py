@@ -191,3 +191,4 @@ def test_write_timings_fills_the_marked_table(tmp_path):
     plain = tmp_path / "plain.md"
     plain.write_text("# No markers\n")
     assert not course.write_timings(plain, repo) and plain.read_text() == "# No markers\n"
+    assert not course.write_timings(tmp_path / "absent.md", repo)  # a book without the page (a stand-in in tests)
