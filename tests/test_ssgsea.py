@@ -152,3 +152,10 @@ def test_rank_metric_equals_scipy_average_and_ordinal_ranks():
         metric, q = pathways._rank_metric(values)
         np.testing.assert_array_equal(metric, rankdata(values, method="average", axis=1) * (10000 / values.shape[1]))
         np.testing.assert_array_equal(q, rankdata(values, method="ordinal", axis=1))
+
+
+def test_bench_reports_every_engine_and_agrees_with_gseapy(capsys):
+    table = pathways.bench_ssgsea(n_samples=6, n_genes=400, n_sets=6, batch_size=4)
+    assert len(table) == 3 and (table["max_abs_diff"] < 1e-6).all()
+    assert np.allclose(table["tcga_cpu_s_extrapolated"], table["cpu_s"] * pathways.TCGA_SCALE["n_samples"] / 6)
+    assert "speed-up" in capsys.readouterr().out
