@@ -48,6 +48,7 @@ import nbformat
 import yaml
 
 from omicsnb.book import update_json, write_json_atomic
+from omicsnb.codedeps import notebook_modules
 from omicsnb.validation import OmicsInputError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -377,15 +378,6 @@ def package_files_digests() -> dict[str, str]:
     return digests
 
 
-def package_digest() -> str:
-    """Hash of every ``omicsnb/*.py`` file's code (see :func:`code_digest`) and its path."""
-    digest = hashlib.sha256()
-    for rel, code in package_files_digests().items():
-        digest.update(rel.encode())
-        digest.update(code.encode())
-    return digest.hexdigest()
-
-
 def _file_digest(path: Path) -> str | None:
     """SHA-256 of a file's bytes, or of every file under a folder (with their relative names); None if absent."""
     if path.is_dir():
@@ -403,19 +395,31 @@ def _file_digest(path: Path) -> str | None:
     return digest.hexdigest()
 
 
+def notebook_package_files(nb) -> dict[str, str]:
+    """:func:`code_digest` of the ``omicsnb`` files a notebook's code can run (its static import closure, see
+    :mod:`omicsnb.codedeps`), keyed by path relative to the package. A change elsewhere in the package (the runner, a
+    benchmark, another chapter's model) does not make the notebook stale."""
+    modules = notebook_modules([c.source for c in nb.cells if c.cell_type == "code"], PACKAGE_DIR)
+    used = {path.relative_to(PACKAGE_DIR).as_posix() for path in modules.values()}
+    return {rel: code for rel, code in package_files_digests().items() if rel in used}
+
+
 def fingerprint_parts(spec: NotebookSpec, parameters: dict[str, Any]) -> dict[str, Any]:
-    """What a run depends on, hashed part by part: notebook source, parameters, input files, package code, lock."""
+    """What a run depends on, hashed part by part: notebook source, parameters, input files, the package code the
+    notebook imports (directly or not), lock file."""
     source = hashlib.sha256()
     nb = nbformat.read(spec.path, as_version=4)
     for cell in nb.cells:
         source.update(cell.cell_type.encode())
         source.update(cell.source.encode())
         source.update(json.dumps(cell.metadata.get("tags", [])).encode())
+    files = notebook_package_files(nb)
     return {
         "source": source.hexdigest(),
         "parameters": _sha(json.dumps(parameters, sort_keys=True).encode()),
         "data": {key: _file_digest(path) for key, path in sorted(input_files(parameters).items())},
-        "package": package_digest(),
+        "package": _sha(json.dumps(files, sort_keys=True).encode()),
+        "package_files": {rel: code[:12] for rel, code in files.items()},
         "lock": _file_digest(LOCK_FILE),
     }
 
@@ -469,8 +473,8 @@ def stale_reasons(path: Path, specs: dict[str, NotebookSpec] | None = None) -> l
     current = fingerprint_parts(spec, expected)
     for part, why in _PART_REASONS.items():
         if stored.get(part) != current[part]:
-            if part == "package" and meta.get("package_files"):
-                now, then = {rel: code[:12] for rel, code in package_files_digests().items()}, meta["package_files"]
+            if part == "package" and stored.get("package_files") is not None:
+                now, then = current["package_files"], stored["package_files"]
                 changed = sorted(rel for rel in set(now) | set(then) if now.get(rel) != then.get(rel))
                 shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
                 why = f"{why} ({shown})" if changed else why
@@ -622,7 +626,6 @@ def clean_output(nb, *, fingerprint_: str, profile: str, parameters: dict, wall_
         **nb.metadata.get("omicsnb", {}),
         "fingerprint": fingerprint_,
         "fingerprint_parts": parts or {},
-        "package_files": {rel: code[:12] for rel, code in package_files_digests().items()},
         "profile": profile,
         "parameters": parameters,
         "wall_time_s": round(wall_time_s, 1),
@@ -1136,6 +1139,65 @@ def jupyter_book_build(root: Path) -> None:
         raise OmicsRunError(f"jupyter-book build failed (exit {result.returncode}); see {root / '_build' / 'html' / 'reports'}")
 
 
+def _run_one_in_worker(name: str, kwargs: dict, threads: int, module_paths: dict[str, Path]):
+    """One notebook of a parallel build, in a worker process: ``(name, record, None)`` or ``(name, None, error)``."""
+    globals().update(module_paths)  # the folders the parent points the runner at (tests point them at a tmp book)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)  # the kernel inherits them
+    try:
+        return name, run_notebook(name, quiet=True, progress=False, **kwargs), None
+    except KeyboardInterrupt:
+        return name, None, "interrupted"
+    except Exception as exc:  # noqa: BLE001 - reported with the others at the end of the build
+        return name, None, f"{type(exc).__name__}: {exc}" if not isinstance(exc, (OmicsRunError, OmicsInputError)) else str(exc)
+
+
+def _run_parallel(names: list[str], jobs: int, *, profile: str, overrides: dict, out_dir: Path, force: bool,
+                  run_name: str | None) -> list[RunRecord]:
+    """Run independent notebooks in ``jobs`` worker processes, each kernel with ``cores // jobs`` threads.
+
+    Prints one line per finished notebook; a failure does not stop the others. Every failure is listed at the end
+    and raised as one :class:`OmicsRunError` (so the HTML is not built); the notebooks that succeeded are kept.
+    Outputs are the same as a serial build's: each notebook runs exactly as :func:`run_notebook` would run it.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    paths = {k: v for k, v in globals().items() if k.isupper() and isinstance(v, Path)}
+    print(f"[omicsnb] running {len(names)} notebook(s) in {min(jobs, len(names))} processes, {threads} thread(s) each",
+          flush=True)
+    done: dict[str, RunRecord] = {}
+    failures: list[tuple[str, str]] = []
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(names)) or 1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = [pool.submit(_run_one_in_worker, name, dict(profile=profile, overrides=overrides[name], out_dir=out_dir,
+                                                              force=force, run_name=run_name), threads, paths)
+                   for name in names]
+        for k, future in enumerate(as_completed(futures), 1):
+            name, record, error = future.result()
+            if error is None:
+                done[name] = record
+                state = "skipped (unchanged)" if record.skipped else f"done in {record.wall_time_s:.1f} s"
+            else:
+                failures.append((name, error))
+                state = "FAILED"
+            print(f"[omicsnb] ({k}/{len(names)}) {name}: {state}", flush=True)
+    except KeyboardInterrupt:
+        pool.shutdown(wait=True, cancel_futures=True)
+        kept = ", ".join(done) or "nothing"
+        raise RunInterrupted(f"parallel build stopped; finished notebooks kept: {kept}; the HTML was not built") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if failures:
+        for name, error in failures:
+            print(f"[omicsnb] failed: {name}: {error}", flush=True)
+        ok = ", ".join(n for n in names if n in done) or "none"
+        raise OmicsRunError(f"{len(failures)} of {len(names)} notebook(s) failed ({', '.join(n for n, _ in failures)}); "
+                            f"the others were written ({ok}); the HTML was not built")
+    return [done[name] for name in names]
+
+
 def build_book(
     *,
     profile: str = "book",
@@ -1148,6 +1210,7 @@ def build_book(
     run_name: str | None = None,
     progress: bool | None = None,
     student: bool = False,
+    jobs: int = 1,
 ) -> list[RunRecord]:
     """Run every notebook (or ``only`` these) at a profile, then render the HTML book.
 
@@ -1157,7 +1220,10 @@ def build_book(
     built. A build on the reader's own data goes to ``_build/runs/<name>/``; ``book/`` is never touched.
     ``student`` renders, instead of the book, its student edition (solutions removed, see ``omicsnb.course``) from a
     copy in ``<root>/_build/student``.
+    ``jobs`` > 1 runs the notebooks in that many worker processes (see :func:`_run_parallel`).
     """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise OmicsInputError(f"--jobs {jobs!r} must be a whole number of at least 1 (1 runs the notebooks one by one)")
     specs = discover_notebooks()
     names = list(specs) if not only else [n for n in specs if n in {get_notebook(o, specs).name for o in only}]
     base = load_profile(profile, specs)  # reject a bad profile before anything runs
@@ -1192,7 +1258,10 @@ def build_book(
     if root != REPO_ROOT:
         _stage_book(root, names, specs)
     records = []
-    for i, name in enumerate(names, 1):
+    if jobs > 1:
+        records = _run_parallel(names, jobs, profile=profile, overrides=overrides, out_dir=root / "book", force=force,
+                                run_name=run_name)
+    for i, name in enumerate(names if jobs <= 1 else [], 1):
         print(f"[omicsnb] ({i}/{len(names)}) {name}", flush=True)
         try:
             records.append(run_notebook(name, profile=profile, overrides=overrides[name], out_dir=root / "book", force=force,

@@ -68,6 +68,8 @@ def book(tmp_path, monkeypatch):
     package = tmp_path / "pkg"  # fingerprints hash this stand-in, not omicsnb/, which may change while a test runs
     package.mkdir()
     (package / "core.py").write_text('"""A stand-in package."""\n\nANSWER = 42\n')
+    (package / "__init__.py").write_text("import omicsnb.core\n")  # the tiny notebook imports omicsnb, so core.py counts
+    (package / "unused.py").write_text("ANSWER = 1\n")  # imported by nothing: no notebook depends on it
     monkeypatch.setattr(runner, "PACKAGE_DIR", package)
     return tmp_path
 
@@ -462,6 +464,8 @@ def test_status_lists_stale_notebooks_and_why(book, capsys):
     core.write_text(original.replace("42", "43"))
     assert runner.stale_reasons(book / "book" / "01_tiny.ipynb") == ["the omicsnb code changed (core.py)"]
     core.write_text(original)
+    (book / "pkg" / "unused.py").write_text("ANSWER = 2\n")
+    assert runner.stale_reasons(book / "book" / "01_tiny.ipynb") == []  # code the notebook cannot run does not count
     (book / "profiles" / "book.yml").write_text(yaml.safe_dump({"notebooks": {"01_tiny": {"n": 5}}}))
     nb = nbformat.read(book / "notebooks" / "01_tiny.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("print('new')"))
@@ -474,7 +478,7 @@ def test_status_lists_stale_notebooks_and_why(book, capsys):
     assert (book / "book" / "02_new.ipynb", ["it has never been run into this folder"]) in runner.stale_notebooks()
     executed = nbformat.read(book / "book" / "01_tiny.ipynb", as_version=4)
     executed.metadata.omicsnb.fingerprint_parts["package"] = "edited"
-    executed.metadata.omicsnb.package_files["core.py"] = "edited"
+    executed.metadata.omicsnb.fingerprint_parts["package_files"]["core.py"] = "edited"
     nbformat.write(executed, book / "book" / "01_tiny.ipynb")
     assert "the omicsnb code changed (core.py)" in runner.stale_reasons(book / "book" / "01_tiny.ipynb")
     old = nbformat.v4.new_notebook()
