@@ -69,7 +69,7 @@ def _cmd_build(args) -> int:
         params[key] = raw
     runner.build_book(
         profile=args.profile, out_root=args.out, only=args.only, force=args.force, html=not args.no_html,
-        params=params, data_profile=args.data_profile, run_name=args.name, student=args.student,
+        params=params, data_profile=args.data_profile, run_name=args.name, student=args.student, jobs=args.jobs,
     )
     return 0
 
@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--name", default=None, help="folder under _build/runs/ for a build on your own data")
     build.add_argument("--out", default=None, help="scratch root for non-book builds (default: _build/profiles/P)")
     build.add_argument("--force", action="store_true", help="re-run notebooks even if unchanged")
+    build.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                       help="run N notebooks at once in separate processes, each with cores // N threads (default: 1)")
     build.add_argument("--no-html", action="store_true", help="run the notebooks but skip jupyter-book")
     build.add_argument("--student", action="store_true",
                        help="render the student edition (solutions removed) in <root>/_build/student/_build/html "

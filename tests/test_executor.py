@@ -5,6 +5,7 @@ The tests that start worker processes are marked ``slow`` (they run in ``make te
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -156,3 +157,72 @@ def test_dask_worker_killed_mid_sweep_is_retried(dask_executor, tmp_path):
     assert [r for r, _ in out] == [0, 1, 2, 0, 1, 2]  # every cell present, in order
     killed_pid = int((tmp_path / "killed").read_text())
     assert killed_pid not in {pid for _, pid in out}  # the killed worker produced none of them
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# omicsnb build --jobs N, on tiny notebooks (the runner tests' throwaway book)
+@pytest.fixture
+def tiny_book(tmp_path, monkeypatch):
+    import yaml
+    from test_runner import _write_notebook  # tests/ is on sys.path (pytest rootdir mode)
+
+    from omicsnb import runner
+
+    nbdir, profdir = tmp_path / "notebooks", tmp_path / "profiles"
+    nbdir.mkdir()
+    profdir.mkdir()
+    for name in ("01_a", "02_b", "03_c"):
+        _write_notebook(nbdir / f"{name}.ipynb")
+    quick = {"01_a": {"n": 2}, "02_b": {"n": 5}, "03_c": {"n": 7}}
+    (profdir / "quick.yml").write_text(yaml.safe_dump({"notebooks": quick}))
+    (profdir / "book.yml").write_text(yaml.safe_dump({"notebooks": {k: {} for k in quick}}))
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "core.py").write_text('"""A stand-in package."""\n\nANSWER = 42\n')
+    for attr, value in {"NOTEBOOK_DIR": nbdir, "PROFILE_DIR": profdir, "BOOK_DIR": tmp_path / "book",
+                        "BUILD_DIR": tmp_path / "_build", "NBVAL_DIR": tmp_path / "nbval", "PACKAGE_DIR": package}.items():
+        monkeypatch.setattr(runner, attr, value)
+    return tmp_path
+
+
+def test_build_jobs_must_be_positive(tiny_book):
+    from omicsnb import runner
+
+    with pytest.raises(OmicsInputError, match="--jobs 0 must be"):
+        runner.build_book(profile="quick", out_root=tiny_book / "x", html=False, jobs=0)
+
+
+@pytest.mark.slow  # starts a kernel per notebook, twice
+def test_build_jobs_equals_serial_and_keeps_the_others_on_failure(tiny_book, capsys):
+    from omicsnb import runner
+
+    serial = runner.build_book(profile="quick", out_root=tiny_book / "serial", html=False)
+    parallel = runner.build_book(profile="quick", out_root=tiny_book / "parallel", html=False, jobs=2)
+    out = capsys.readouterr().out
+    assert [r.fingerprint for r in serial] == [r.fingerprint for r in parallel]
+    for name in ("01_a", "02_b", "03_c"):
+        a = json.loads((tiny_book / "serial" / "book" / "results" / f"{name}.json").read_text())
+        b = json.loads((tiny_book / "parallel" / "book" / "results" / f"{name}.json").read_text())
+        assert a == b
+    assert sum(f"/3) {n}: done in" in out for n in ("01_a", "02_b", "03_c")) == 3  # one line per notebook
+    runs = json.loads((tiny_book / "parallel" / "book" / "results" / "_runs.json").read_text())
+    assert {"01_a", "02_b", "03_c"} <= set(json.dumps(runs).replace('"', " ").split())
+
+    with pytest.raises(runner.OmicsRunError, match=r"1 of 3 notebook\(s\) failed \(02_b\)") as info:
+        _build_with_one_failure(runner, tiny_book)
+    assert "01_a, 03_c" in str(info.value)
+    out = capsys.readouterr().out
+    assert "failed: 02_b" in out and "boom on purpose" in out
+    assert (tiny_book / "failing" / "book" / "01_a.ipynb").exists() and (tiny_book / "failing" / "book" / "03_c.ipynb").exists()
+    assert not (tiny_book / "failing" / "book" / "02_b.ipynb").exists()
+
+
+def _build_with_one_failure(runner, root):
+    """A build in which only 02_b fails (its profile block sets fail=True)."""
+    import yaml
+
+    profile = runner.PROFILE_DIR / "quick.yml"
+    data = yaml.safe_load(profile.read_text())
+    data["notebooks"]["02_b"]["fail"] = True
+    profile.write_text(yaml.safe_dump(data))
+    return runner.build_book(profile="quick", out_root=root / "failing", html=False, jobs=2)
