@@ -23,6 +23,7 @@ import pandas as pd
 
 from omicsnb.data._programmes import draw_loadings, draw_membership, latent_signal
 from omicsnb.data.simulate import random_stream, sample_nb_counts
+from omicsnb.pathways import noisy_gene_sets
 from omicsnb.validation import OmicsInputError, check_float, check_int
 
 IFN = "INTERFERON_RESPONSE"
@@ -109,8 +110,6 @@ def annotation(data: StimulationData, *, drop: float = 0.2, add: float = 0.2, n_
     Each true set loses ``round(drop * size)`` members and gains ``round(add * size)`` genes from outside it; the
     ``n_decoys`` sets named ``DECOY_k`` are random genes that match no programme (a model should switch them off).
     """
-    from omicsnb.pathways import noisy_gene_sets
-
     check_int("n_decoys", n_decoys, 0)
     check_int("decoy_size", decoy_size, 1, len(data.membership))
     sets = noisy_gene_sets(data.true_sets, data.membership.index, drop=drop, add=add, seed=seed)
