@@ -303,9 +303,18 @@ class Executor:
         return self._finish(tasks, results, failures)
 
 
+#: Environment variable giving the executor spec of sweeps that are not given one (``executor=None``), so a chapter
+#: runs on a cluster without a change to its notebook: ``OMICSNB_EXECUTOR=dask://tcp://host:8786 omicsnb run ...``.
+#: Results do not depend on it, so it is not part of a notebook's fingerprint.
+EXECUTOR_ENV = "OMICSNB_EXECUTOR"
+
+
 def get_executor(executor: Any = None, *, progress: bool = True) -> tuple[Executor, bool]:
     """``(executor, owned)``: ``executor`` itself if it is an :class:`Executor`, else a new one from a spec
-    (``None`` means serial); ``owned`` says whether the caller must :meth:`~Executor.close` it."""
+    (``None``: the ``OMICSNB_EXECUTOR`` environment variable, else serial); ``owned`` says whether the caller must
+    :meth:`~Executor.close` it."""
     if isinstance(executor, Executor):
         return executor, False
+    if executor is None:
+        executor = os.environ.get(EXECUTOR_ENV, "").strip() or "serial"
     return Executor(executor, progress=progress), True

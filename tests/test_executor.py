@@ -78,6 +78,17 @@ def test_spec_parsing():
     assert (remote.kind, remote.address) == ("dask", "tcp://10.0.0.1:8786")
 
 
+def test_environment_variable_chooses_the_default_backend(monkeypatch):
+    from omicsnb.executor import get_executor
+
+    monkeypatch.setenv("OMICSNB_EXECUTOR", "processes?workers=3")
+    ex, owned = get_executor(None)
+    assert (ex.kind, ex.workers, owned) == ("processes", 3, True)
+    monkeypatch.delenv("OMICSNB_EXECUTOR")
+    assert get_executor(None)[0].kind == "serial"
+    assert get_executor(ex) == (ex, False)
+
+
 def test_serial_map_keeps_order_and_shared():
     out = Executor(progress=False).map(_square_plus, [{"x": i} for i in range(5)], shared={"offset": 1})
     assert out == [1, 2, 5, 10, 17]
