@@ -108,6 +108,7 @@ def main(target: str = "all", profile: str = "quick") -> int:
         "sefs": lambda: import_module("omicsnb.models.sefs_bench").bench_sefs(),
         "ssgsea": lambda: import_module("omicsnb.pathways").bench_ssgsea(),
         "interpretable-ae": lambda: import_module("omicsnb.models.pathway_ae_bench").bench_interpretable_ae(),
+        "sweep": lambda: import_module("omicsnb.sweep_bench").bench_sweep(profile),
     }
     if target == "all":
         bench_simulator()
