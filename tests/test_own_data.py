@@ -157,15 +157,22 @@ def test_every_chapter_on_pbmc68k_reduced(files, notebook):
         assert "10 classes in 'bulk_labels'" in text and "pbmc.csv" in text
 
 
-def test_chapter_2_on_gse7390(files):
-    nb = _check_run("02_baseline", "test-own-gse7390", {"data_path": files / "gse7390.csv", "label_column": "grade"},
-                    "grade")
-    assert "dropped 2 samples with no 'grade' label" in "\n".join(_outputs(nb))
+@pytest.mark.parametrize("notebook", ["02_baseline", "08_imputation"])
+def test_gse7390_on_chapters_2_and_8(files, notebook):
+    nb = _check_run(notebook, f"test-own-gse7390-{notebook}",
+                    {"data_path": files / "gse7390.csv", "label_column": "grade"}, "grade")
+    if notebook == "02_baseline":
+        assert "dropped 2 samples with no 'grade' label" in "\n".join(_outputs(nb))
 
 
-@pytest.mark.parametrize("notebook", ["01_data", "02_baseline"])
-@pytest.mark.parametrize("shape", list(SHAPES))
-def test_issue_shapes_on_chapters_1_and_2(files, notebook, shape):
+# Every shape through chapter 1 (the loader and the contract); chapter 2 (splits, fractions, training) on the two that
+# stress sizes and layout. All twelve combinations pass too, but cost CI minutes: `pytest tests/test_own_data.py -m slow`.
+SHAPE_CASES = [(shape, "01_data") for shape in SHAPES] + [("forty_samples", "02_baseline"),
+                                                          ("genes_by_samples", "02_baseline")]
+
+
+@pytest.mark.parametrize(("shape", "notebook"), SHAPE_CASES)
+def test_issue_shapes(files, notebook, shape):
     params = {"label_column": "bulk_labels", **SHAPES[shape](files)}
     nb = _check_run(notebook, f"test-own-{shape}-{notebook}", params, "bulk_labels")
     text = "\n".join(_outputs(nb))
