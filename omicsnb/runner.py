@@ -1184,6 +1184,9 @@ def _run_parallel(names: list[str], jobs: int, *, profile: str, overrides: dict,
                 state = "FAILED"
             print(f"[omicsnb] ({k}/{len(names)}) {name}: {state}", flush=True)
     except KeyboardInterrupt:
+        for process in list(getattr(pool, "_processes", {}).values()):  # each running notebook stops cleanly on SIGTERM
+            with contextlib.suppress(Exception):
+                process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
         kept = ", ".join(done) or "nothing"
         raise RunInterrupted(f"parallel build stopped; finished notebooks kept: {kept}; the HTML was not built") from None
