@@ -44,12 +44,16 @@ lint: setup
 unit: setup
 	$(BIN)/python -m pytest tests -m "not slow" -q
 
+# Two pytest workers (pytest-xdist) share the notebooks; each notebook's cells stay on one worker (loadscope), and the
+# slow tests that use the one quick book build stay together (loadgroup), so that build happens once.
+JOBS ?= 2
+
 nbval: setup
-	$(ONE_THREAD) $(BIN)/python -m pytest $(NBVAL_DIR) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -q
+	$(ONE_THREAD) $(BIN)/python -m pytest $(NBVAL_DIR) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -q -n $(JOBS) --dist loadscope
 
 # -rs prints why a test was skipped (the browser test, when no Chromium is installed).
 booktest: setup
-	$(ONE_THREAD) $(BIN)/python -m pytest tests -m slow -q -rs
+	$(ONE_THREAD) $(BIN)/python -m pytest tests -m slow -q -n $(JOBS) --dist loadgroup -rs
 
 # Exits non-zero when a committed executed notebook (book/, tests/nbval/) no longer matches its source, profile,
 # input files, the package code (docstrings and comments aside) or the lock file, and says which and why.

@@ -46,3 +46,11 @@ def quick_book(tmp_path_factory):
     root = base / "quick"
     runner.build_book(profile="quick", out_root=root, force=True)
     return root
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make booktest` uses `--dist loadgroup`), every test that needs the quick book build runs
+    on the same worker, so the session fixture builds it once."""
+    for item in items:
+        if "quick_book" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("quick_book"))
