@@ -192,3 +192,13 @@ def test_write_timings_fills_the_marked_table(tmp_path):
     plain.write_text("# No markers\n")
     assert not course.write_timings(plain, repo) and plain.read_text() == "# No markers\n"
     assert not course.write_timings(tmp_path / "absent.md", repo)  # a book without the page (a stand-in in tests)
+
+
+def test_build_command_takes_student_flag(monkeypatch):
+    from omicsnb import cli, runner
+
+    seen = {}
+    monkeypatch.setattr(runner, "build_book", lambda **kwargs: seen.update(kwargs) or [])
+    assert cli.main(["build", "--profile", "quick", "--student", "--no-html"]) == 0
+    assert seen["student"] is True and seen["profile"] == "quick" and seen["html"] is False
+    assert cli.main(["build", "--profile", "quick", "--no-html"]) == 0 and seen["student"] is False
