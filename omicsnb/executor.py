@@ -6,7 +6,8 @@ A sweep is a list of independent *tasks*, each a small dict that names its cell 
 backend, so a sweep gives the same numbers serially, on local processes and on a cluster:
 
 - ``"serial"`` (default): a plain loop in this process.
-- ``"processes"`` or ``"processes?workers=4"``: local worker processes (forkserver); ``shared`` is pickled once per
+- ``"processes"`` or ``"processes?workers=4&threads=1"``: local worker processes (forkserver, one torch thread
+  each unless ``threads`` says otherwise); ``shared`` is pickled once per
   worker, tasks carry only their dicts. A crashed worker process is replaced and its unfinished tasks resubmitted.
 - ``"dask://local?workers=2"``: a ``dask.distributed.LocalCluster`` started for this executor, or
   ``"dask://tcp://host:8786"``: an existing scheduler (for example one started by ``dask-jobqueue`` on SLURM/PBS).
@@ -163,7 +164,8 @@ class Executor:
         self.kind, self.address, options = _parse_spec(spec)
         self.spec = spec
         self.workers = _int_option(options, "workers", workers or os.cpu_count() or 1)
-        self.threads = _int_option(options, "threads", max(1, (os.cpu_count() or 1) // self.workers))
+        # one thread per worker unless asked (?threads=T): on a busy machine more threads per task are often slower
+        self.threads = _int_option(options, "threads", 1)
 
     # ---------------------------------------------------------------------------------------------------------------
     @property
