@@ -237,3 +237,21 @@ def _build_with_one_failure(runner, root):
     data["notebooks"]["02_b"]["fail"] = True
     profile.write_text(yaml.safe_dump(data))
     return runner.build_book(profile="quick", out_root=root / "failing", html=False, jobs=2)
+
+
+def test_makespan_deals_longest_first():
+    from omicsnb.sweep_bench import makespan
+
+    # 5, 4, 3, 3, 1 on 2 workers: 5 | 4 | 3 -> worker 2 (7) | 3 -> worker 1 (8) | 1 -> worker 2 (8)
+    assert makespan([3, 1, 5, 3, 4], 2) == 8
+    assert makespan([3, 1, 5], 1) == 9
+    assert makespan([3, 1, 5], 16) == 5
+
+
+def test_bench_sweep_settings_follow_the_profiles():
+    from omicsnb.sweep_bench import chapter_settings
+
+    quick, book, paper = (chapter_settings(p) for p in ("quick", "book", "paper"))
+    assert len(quick["fractions"]) < len(book["fractions"]) < len(paper["fractions"])  # the profile blocks were applied
+    assert quick["n_samples"] < book["n_samples"] < paper["n_samples"]
+    assert set(book) == set(paper) and "finetune_batch_size" in book
