@@ -255,3 +255,14 @@ def test_bench_sweep_settings_follow_the_profiles():
     assert len(quick["fractions"]) < len(book["fractions"]) < len(paper["fractions"])  # the profile blocks were applied
     assert quick["n_samples"] < book["n_samples"] < paper["n_samples"]
     assert set(book) == set(paper) and "finetune_batch_size" in book
+
+
+def test_cli_build_jobs_and_bench_sweep_are_wired(monkeypatch):
+    from omicsnb import bench, cli, runner
+
+    seen = {}
+    monkeypatch.setattr(runner, "build_book", lambda **kw: seen.update(kw))
+    assert cli.main(["build", "--profile", "quick", "--jobs", "3", "--no-html"]) == 0
+    assert seen["jobs"] == 3
+    with pytest.raises(OmicsInputError, match="sweep"):
+        bench.main("no-such-benchmark")
