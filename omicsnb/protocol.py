@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
-from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
 from omicsnb.evaluate import label_fraction_sweep
 from omicsnb.executor import get_executor
@@ -43,22 +42,35 @@ def make_pretrainer(method: str, **params) -> SSLPretrainer:
 
 def pretrain(methods: Sequence[str], X_unlabeled, *, shared: Mapping | None = None,
              per_method: Mapping[str, Mapping] | None = None, seed: int = 0,
-             progress: bool = True) -> dict[str, SSLPretrainer]:
+             progress: bool = True, executor=None) -> dict[str, SSLPretrainer]:
     """Fit one pretrainer per method on ``X_unlabeled``; returns ``{method: fitted model}``.
 
     ``shared`` holds the settings every method gets (encoder ``hidden``, ``epochs``, ``batch_size`` ...),
     ``per_method`` the method-specific ones (``{"SCARF": {"corruption_rate": 0.3}}``), which win over ``shared``.
+    ``executor`` (default serial; see :mod:`omicsnb.executor`) may fit the methods in parallel: each has its own
+    seed, so the fitted models do not depend on it.
     Introduced in chapter *How much does pretraining help?*.
     """
     shared, per_method = dict(shared or {}), dict(per_method or {})
     unknown = set(per_method) - set(methods)
     if unknown:
         raise OmicsInputError(f"per_method names {sorted(unknown)}, which are not in methods={list(methods)}")
-    fitted = {}
-    for method in tqdm(list(methods), desc="pretraining", unit="method", disable=not progress):
-        params = {"seed": seed, "progress": progress, **shared, **per_method.get(method, {})}
-        fitted[method] = make_pretrainer(method, **params).fit(X_unlabeled)
-    return fitted
+    # built here, so an unknown method or setting is a one-line error before anything is fitted
+    tasks = [{"method": method, "model": make_pretrainer(method, **{"seed": seed, "progress": progress, **shared,
+                                                                    **per_method.get(method, {})})}
+             for method in methods]
+    runner, owned = get_executor(executor, progress=progress)
+    try:
+        models = runner.map(_pretrain_one, tasks, shared={"X_unlabeled": X_unlabeled}, desc="pretraining")
+    finally:
+        if owned:
+            runner.close()
+    return {task["method"]: model for task, model in zip(tasks, models)}
+
+
+def _pretrain_one(task, shared):
+    """One method of :func:`pretrain`, fitted on the shared unlabelled data."""
+    return task["model"].fit(shared["X_unlabeled"])
 
 
 def finetune_sweep(pretrained: Mapping[str, SSLPretrainer], X_finetune, y_finetune, X_test, y_test, *,

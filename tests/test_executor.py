@@ -266,3 +266,15 @@ def test_cli_build_jobs_and_bench_sweep_are_wired(monkeypatch):
     assert seen["jobs"] == 3
     with pytest.raises(OmicsInputError, match="sweep"):
         bench.main("no-such-benchmark")
+
+
+@pytest.mark.slow  # worker processes
+def test_pretrain_identical_serial_and_processes():
+    from omicsnb.protocol import pretrain
+
+    X = np.random.default_rng(0).normal(size=(120, 12)).astype("float32")
+    settings = dict(shared={"hidden": (8,), "epochs": 2, "batch_size": 32}, progress=False, seed=1)
+    serial = pretrain(["VIME", "SCARF"], X, **settings)
+    parallel = pretrain(["VIME", "SCARF"], X, executor="processes?workers=2", **settings)
+    for method in serial:
+        np.testing.assert_array_equal(np.asarray(serial[method].transform(X)), np.asarray(parallel[method].transform(X)))
