@@ -73,3 +73,16 @@ def test_the_measured_cross_cpu_drift_is_inside_the_tolerances():
                                       ("aupc.AUPC", 0.01, 0.012), ("frozen.k-means NMI", 0.3, 0.322),
                                       ("sensitivity.final validation loss", 1.64, 1.642)]:
         assert compare.tolerance_for(column).accepts(actual, reference), column
+
+
+def test_a_verdict_may_change_only_at_the_boundary():
+    base = {"claim": "c", "estimate": -0.007, "ci_low": -0.009, "ci_high": -0.0048, "threshold": 0.0,
+            "direction": "less", "verdict": "holds", "n": 2}
+    moved = {**base, "ci_high": 0.001, "verdict": "inconclusive"}
+    notes = []
+    assert compare_results(_results([moved], "claims"), _results([base], "claims"), notes=notes) == []
+    assert len(notes) == 1 and "at the boundary" in notes[0]
+    far = {**base, "ci_low": -0.5, "ci_high": -0.3, "estimate": -0.4}
+    assert len(compare_results(_results([{**far, "verdict": "inconclusive"}], "claims"), _results([far], "claims"))) == 1
+    within = {**base, "direction": "within", "threshold": 0.02, "ci_low": -0.019, "ci_high": 0.01}
+    assert compare.borderline(within) and not compare.borderline({**within, "ci_low": -0.1, "ci_high": -0.09})

@@ -22,12 +22,15 @@ REFERENCES = Path(__file__).parent / "nbval" / "results"
 def test_quick_results_match_the_committed_references(quick_book):
     produced = sorted((Path(quick_book) / "book" / "results").glob("[0-9]*.json"))
     assert produced, "the quick build recorded no results"
-    problems, missing = [], []
+    problems, missing, notes = [], [], []
     for path in produced:
         reference = REFERENCES / path.name
         if not reference.exists():
             missing.append(path.name)
             continue
-        problems += compare_results(json.loads(path.read_text()), json.loads(reference.read_text()), name=path.stem)
+        problems += compare_results(json.loads(path.read_text()), json.loads(reference.read_text()), name=path.stem,
+                                    notes=notes)
+    for note in notes:  # verdicts decided by CPU-dependent digits: shown in the test report, not failures
+        print(f"[results] {note}")
     assert not missing, f"no committed reference for {missing}; run `make regen-nbval` and commit tests/nbval/results"
     assert not problems, f"{len(problems)} result(s) beyond tolerance:\n" + "\n".join(problems[:40])
