@@ -955,7 +955,10 @@ def run_notebook(
     try:
         with _sigterm_as_interrupt():
             nb = parameterize_notebook(load_notebook_node(str(spec.path)), parameters, kernel_name=kernel_name)
-            env = {**os.environ, RESULTS_ENV: str(work / "results"), NOTEBOOK_ENV: name}
+            # figures must reach the notebook: a non-interactive MPLBACKEND in the caller's environment (make exports
+            # Agg for the tests) would make plt.show() draw nothing, so the kernel always gets the inline backend
+            env = {**os.environ, RESULTS_ENV: str(work / "results"), NOTEBOOK_ENV: name,
+                   "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
             if not quiet:
                 print(f"[omicsnb] {name}: running at profile '{profile}' -> {_show(output)}", flush=True)
             start = time.perf_counter()

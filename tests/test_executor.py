@@ -166,8 +166,7 @@ def test_dask_task_that_raises_names_cell_and_keeps_results(dask_executor):
 def test_dask_worker_killed_mid_sweep_is_retried(dask_executor, tmp_path):
     out = dask_executor.map(_die_once, _cells(6), shared={"folder": str(tmp_path)})
     assert [r for r, _ in out] == [0, 1, 2, 0, 1, 2]  # every cell present, in order
-    killed_pid = int((tmp_path / "killed").read_text())
-    assert killed_pid not in {pid for _, pid in out}  # the killed worker produced none of them
+    assert (tmp_path / "killed").read_text()  # a worker really died mid-sweep (it may have finished cells before)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
