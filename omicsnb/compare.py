@@ -11,7 +11,8 @@ checks therefore compare
 - every number within ``atol + rtol * |reference|``, with the tolerance chosen per column by :data:`TOLERANCES`;
 - numbers written inside text (a label such as ``"0.29 vs 0.30"``) the same way, the words around them exactly.
 
-Columns that measure the machine rather than the method (wall times, speed ratios) are skipped.
+Columns, tables and claim rows that measure the machine rather than the method (wall times, speed ratios, a speed
+claim "on this machine") are skipped: only their words are compared.
 """
 
 from __future__ import annotations
@@ -57,8 +58,17 @@ TOLERANCES: list[tuple[str, Tolerance]] = [
 
 EXACT = Tolerance(atol=0.0, rtol=0.0)
 
-#: Columns that measure the machine, not the method: never compared.
-SKIPPED_COLUMNS = re.compile(r"(seconds|wall|time_s|ratio_to_|speed|throughput|samples_per_s)", re.IGNORECASE)
+#: Columns that measure the machine, not the method: never compared (a column ending in ``_s`` is a time in seconds).
+SKIPPED_COLUMNS = re.compile(r"(seconds|wall|time_s|ratio_to_|speed|throughput|samples_per_s|_s$)", re.IGNORECASE)
+
+#: A claim row whose ``data`` says it was measured on "this machine" (a speed claim) measures the machine too: its
+#: numbers and verdict are not compared, only its words outside them.
+MACHINE_ROW = re.compile(r"this machine", re.IGNORECASE)
+
+
+def measures_the_machine(table: str, row: dict) -> bool:
+    """Whether a result row measures the machine: a claim whose ``data`` says it was measured "on this machine"."""
+    return bool(MACHINE_ROW.search(str(row.get("data", ""))))
 
 #: Any other number: integers (sizes, counts, seeds) exactly, floats within this tolerance.
 DEFAULT_TOLERANCE = Tolerance(atol=0.03, rtol=0.05)
@@ -130,6 +140,12 @@ def compare_results(actual: dict, reference: dict, *, name: str = "", notes: lis
         for i, (row_a, row_r) in enumerate(zip(rows_a, rows_r)):
             if list(row_a) != list(row_r):
                 problems.append(f"{name}/{table}[{i}]: columns {list(row_a)} vs reference {list(row_r)}")
+                continue
+            if measures_the_machine(table, row_r):
+                for column in row_r:
+                    if isinstance(row_r[column], str) and column != "verdict":
+                        _compare_value(f"{name}/{table}[{i}].{column}", f"{table}.{column}", row_a[column],
+                                       row_r[column], problems)
                 continue
             flipped = row_a.get("verdict") != row_r.get("verdict")
             if "verdict" in row_r and flipped and borderline(row_r):

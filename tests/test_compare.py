@@ -56,6 +56,17 @@ def test_shape_changes_are_reported():
 def test_machine_measurements_are_skipped():
     ref = _results([{"method": "VAE", "seconds": 1.0, "ratio_to_vae": 1.0}])
     assert compare_results(_results([{"method": "VAE", "seconds": 9.0, "ratio_to_vae": 3.0}]), ref) == []
+    # a column in seconds (`loop_s`), and a speed claim measured "on this machine" (numbers and verdict)
+    assert compare_results(_results([{"loop_s": 0.1}]), _results([{"loop_s": 0.05}])) == []
+    claim = {"claim": "VAE is faster", "data": "50 samples, this machine", "estimate": 1.03, "ci_low": 0.95,
+             "ci_high": 1.1, "threshold": 0.0, "direction": "greater", "verdict": "holds"}
+    slower = {**claim, "estimate": -0.2, "ci_low": -0.5, "ci_high": 0.1, "verdict": "inconclusive"}
+    assert compare_results({"tables": {"claims": [slower]}}, {"tables": {"claims": [claim]}}) == []
+    reworded = {**slower, "claim": "VAE is slower"}
+    assert compare_results({"tables": {"claims": [reworded]}}, {"tables": {"claims": [claim]}})
+    # an ordinary claim row is still compared
+    ordinary = {**claim, "data": "simulated"}
+    assert compare_results({"tables": {"claims": [{**slower, "data": "simulated"}]}}, {"tables": {"claims": [ordinary]}})
 
 
 @pytest.mark.parametrize(
