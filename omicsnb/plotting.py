@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-from omicsnb.validation import OmicsInputError
+from omicsnb.validation import OmicsInputError, check_float, check_int
 
 
 def _book_palette() -> list[str]:
@@ -32,6 +32,9 @@ def _book_palette() -> list[str]:
 BOOK_PALETTE: list[str] = _book_palette()
 
 LABEL_CURVE_XLABEL = "number of labelled training samples"
+COLUMN_PX = 784  # width of the book's text column in CSS pixels (1400 px browser window)
+MAX_FIGURE_WIDTH_IN = 10.0  # widest figure that keeps 9 pt tick labels >= 9 CSS px in the column at the book's dpi
+MAX_PANELS_PER_ROW = 3
 ACCURACY_LABEL = "accuracy (fraction of test samples)"
 
 
@@ -236,20 +239,20 @@ def plot_pretraining_history(histories: Mapping[str, pd.DataFrame], title: str =
                              ylabel: str = "pretext loss (method units, per sample)") -> Figure:
     """One panel per method: training and validation pretext loss against epoch (``SSLPretrainer.history_``).
 
+    Panels wrap into rows of at most :data:`MAX_PANELS_PER_ROW`, so the figure fits the book's column.
     The methods' losses are on different scales (VIME: BCE + alpha * MSE; SCARF: NT-Xent; BYOL: 2 - 2 cos), so each
     gets its own y axis. Introduced in chapter *How much does pretraining help?*.
     """
     if not histories or not all(isinstance(h, pd.DataFrame) and {"epoch", "loss", "val_loss"} <= set(h.columns)
                                 and not h.empty for h in histories.values()):
         raise OmicsInputError("histories must map names to non-empty SSLPretrainer.history_ frames (epoch/loss/val_loss)")
-    fig, axes = plt.subplots(1, len(histories), figsize=(3.6 * len(histories) + 0.6, 3.4), constrained_layout=True,
-                             squeeze=False)
-    for ax, (name, history) in zip(axes[0], histories.items()):
+    fig, axes = panel_grid(len(histories), panel_width=3.3, panel_height=3.0)
+    for ax, (name, history) in zip(axes, histories.items()):
         ax.plot(history["epoch"], history["loss"], color=BOOK_PALETTE[0], label="training")
         if history["val_loss"].notna().any():
             ax.plot(history["epoch"], history["val_loss"], color=BOOK_PALETTE[1], label="validation")
         ax.set(title=str(name), xlabel="epoch", ylabel=ylabel)
-    axes[0][0].legend(frameon=False)
+    axes[0].legend(frameon=False)
     fig.suptitle(title)
     return fig
 
@@ -296,7 +299,8 @@ def plot_error_bars(summary: pd.DataFrame, ax: Axes | None = None, *, title: str
                               "of summarise_errors")
     groups, bars = list(dict.fromkeys(summary[x])), list(dict.fromkeys(summary[hue]))
     palette = _resolve_palette(summary[hue], palette)
-    ax = ax or plt.subplots(figsize=(max(5.0, 1.1 * len(groups) * max(1, len(bars)) / 3 + 2), 4.0))[1]
+    width = min(MAX_FIGURE_WIDTH_IN, max(5.0, 1.1 * len(groups) * max(1, len(bars)) / 3 + 2))
+    ax = ax or plt.subplots(figsize=(width, 4.0))[1]
     width = 0.8 / len(bars)
     values = summary.set_index([x, hue])
     for j, name in enumerate(bars):
@@ -316,6 +320,46 @@ def plot_error_bars(summary: pd.DataFrame, ax: Axes | None = None, *, title: str
     ax.set_ylim(bottom, top + 0.15 * (top - bottom))  # room for the legend above the bars
     ax.legend(frameon=False, ncol=min(len(bars), 6), fontsize=8, loc="upper center")
     return ax
+
+
+def panel_grid(n_panels: int, *, panel_width: float = 3.3, panel_height: float = 3.0,
+               max_cols: int = MAX_PANELS_PER_ROW, **subplot_kw) -> tuple[Figure, list[Axes]]:
+    """A figure of ``n_panels`` axes that fits the book's column: at most ``max_cols`` per row, wrapped into rows.
+
+    The width is ``panel_width`` inches per column, capped at :data:`MAX_FIGURE_WIDTH_IN`; each row is
+    ``panel_height`` inches tall. Unused cells of the last row are hidden. Returns the figure and the list of the
+    ``n_panels`` axes in reading order. Extra keywords go to :func:`matplotlib.pyplot.subplots` (e.g. ``sharey``).
+    """
+    check_int("n_panels", n_panels, low=1)
+    check_int("max_cols", max_cols, low=1)
+    check_float("panel_width", panel_width, low=0, low_open=True)
+    check_float("panel_height", panel_height, low=0, low_open=True)
+    ncols = min(n_panels, max_cols)
+    nrows = -(-n_panels // ncols)
+    width = min(MAX_FIGURE_WIDTH_IN, panel_width * ncols)
+    subplot_kw.setdefault("constrained_layout", True)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(width, panel_height * nrows), squeeze=False, **subplot_kw)
+    axes = list(grid.ravel())
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    return fig, axes[:n_panels]
+
+
+def tick_label_css_px(fig: Figure, column_px: float = COLUMN_PX) -> float:
+    """Height in CSS pixels of the figure's smallest tick label once the book shows it in a ``column_px`` column.
+
+    The notebook saves a figure cropped to its tight bounding box at ``fig.dpi``; a page scales an image wider than
+    the column down to it. A tick label of ``s`` points is thus ``s * dpi / 72 * min(1, column_px / image_px)`` CSS
+    pixels. The book wants at least 9 (see ``tests/test_browser.py``).
+    """
+    fig.canvas.draw()
+    bbox = fig.get_tightbbox(fig.canvas.get_renderer())
+    image_px = (bbox.width + 0.2) * fig.dpi  # savefig's default pad_inches=0.1 on each side
+    sizes = [label.get_fontsize() for ax in fig.axes if ax.get_visible()
+             for label in ax.get_xticklabels() + ax.get_yticklabels() if label.get_text()]
+    smallest = min(sizes) if sizes else mpl.rcParams["xtick.labelsize"]
+    smallest = mpl.font_manager.FontProperties(size=smallest).get_size_in_points()
+    return smallest * fig.dpi / 72.0 * min(1.0, column_px / image_px)
 
 
 def check_figure(fig: Figure) -> Figure:
@@ -342,7 +386,6 @@ def check_figure(fig: Figure) -> Figure:
                 f"axes {i} of {len(axes)} lacks a {', '.join(missing)}; set them with ax.set(title=, xlabel=, ylabel=)"
             )
     return fig
-
 
 
 def _resolve_palette(labels, palette: Mapping | None) -> Mapping:

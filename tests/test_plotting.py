@@ -16,8 +16,10 @@ from matplotlib.figure import Figure  # noqa: E402
 from omicsnb.evaluate import explained_variance_curve  # noqa: E402
 from omicsnb.plotting import (  # noqa: E402
     BOOK_PALETTE,
+    MAX_FIGURE_WIDTH_IN,
     category_colors,
     check_figure,
+    panel_grid,
     plot_class_counts,
     plot_embedding,
     plot_explained_variance,
@@ -25,6 +27,7 @@ from omicsnb.plotting import (  # noqa: E402
     plot_label_curves,
     plot_pretraining_history,
     plot_training_history,
+    tick_label_css_px,
     use_style,
 )
 from omicsnb.validation import OmicsInputError  # noqa: E402
@@ -148,6 +151,77 @@ def test_plot_pretraining_history_has_one_labelled_panel_per_method():
     assert len(fig.axes[0].get_lines()) == 2 and len(fig.axes[1].get_lines()) == 1  # no validation curve of NaNs
     with pytest.raises(OmicsInputError, match="histories must map names"):
         plot_pretraining_history({"VIME": h.drop(columns="val_loss")})
+
+
+def test_plot_pretraining_history_wraps_four_methods_into_two_rows_that_fit_the_column():
+    h = pd.DataFrame({"epoch": [1, 2, 3], "loss": [3.0, 2.0, 1.5], "val_loss": [3.1, 2.2, 1.9]})
+    fig = plot_pretraining_history({name: h for name in ("VIME", "SCARF", "BYOL", "MAE")})
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["VIME", "SCARF", "BYOL", "MAE"]
+    rows = sorted({round(ax.get_position().y0, 3) for ax in visible})
+    assert len(rows) == 2  # 3 panels, then 1
+    assert fig.get_figwidth() <= MAX_FIGURE_WIDTH_IN
+
+
+def test_panel_grid_wraps_rows_caps_the_width_and_hides_spare_cells():
+    fig, axes = panel_grid(5, panel_width=4.0, panel_height=2.5)
+    assert len(axes) == 5 and len(fig.axes) == 6  # 2 rows x 3 columns, the sixth hidden
+    assert not fig.axes[5].get_visible() and all(ax.get_visible() for ax in axes)
+    assert fig.get_size_inches() == pytest.approx((MAX_FIGURE_WIDTH_IN, 5.0))  # 3 x 4 in capped at 10, 2 x 2.5 in
+    fig, axes = panel_grid(2, panel_width=3.0, panel_height=2.0, sharey=True)
+    assert fig.get_size_inches() == pytest.approx((6.0, 2.0)) and len(fig.axes) == 2
+    fig, axes = panel_grid(4, max_cols=2)
+    assert len(fig.axes) == 4 and fig.get_figheight() == pytest.approx(6.0)
+    with pytest.raises(OmicsInputError, match="n_panels=0"):
+        panel_grid(0)
+    with pytest.raises(OmicsInputError, match="panel_width=-1"):
+        panel_grid(2, panel_width=-1)
+
+
+def test_tick_label_css_px_against_a_hand_computation():
+    with matplotlib.rc_context():
+        use_style()  # 9 pt ticks, 110 dpi
+        narrow, ax = plt.subplots(figsize=(5, 3))
+        ax.plot([0, 1], [0, 1])
+        # narrower than the column: drawn at its own size, 9 pt * 110 / 72 = 13.75 CSS px
+        assert tick_label_css_px(narrow) == pytest.approx(9 * 110 / 72)
+        wide, ax = plt.subplots(figsize=(16, 3))
+        ax.plot([0, 1], [0, 1])
+        ax.set(xlabel="x", ylabel="y")
+        wide.canvas.draw()
+        bbox = wide.get_tightbbox(wide.canvas.get_renderer())
+        expected = 9 * 110 / 72 * 784 / ((bbox.width + 0.2) * 110)  # scaled down into the column
+        assert tick_label_css_px(wide) == pytest.approx(expected)
+        assert tick_label_css_px(wide) < 9 < tick_label_css_px(narrow)
+
+
+@pytest.mark.parametrize("draw", ["class_counts", "embedding", "label_curves", "training", "pretraining", "bars"])
+def test_default_figures_are_legible_in_the_column(draw):
+    """Every helper's own figure keeps its tick labels >= 9 CSS px in the 784 px column."""
+    with matplotlib.rc_context():
+        use_style()
+        rng = np.random.default_rng(0)
+        h = pd.DataFrame({"epoch": [1, 2, 3], "loss": [3.0, 2.0, 1.5], "val_loss": [3.1, 2.2, 1.9]})
+        labels = np.array([f"type {i:02d}" for i in range(20)] * 3)
+        if draw == "class_counts":
+            fig = plot_class_counts(labels).figure
+        elif draw == "embedding":
+            fig = plot_embedding(rng.normal(size=(60, 2)), labels).figure
+        elif draw == "label_curves":
+            fig = plot_label_curves(pd.DataFrame({"model": ["MLP"] * 2, "n_train": [10, 100], "mean": [0.5, 0.8],
+                                                  "sd": [0.1, 0.1]})).figure
+        elif draw == "training":
+            fig = plot_training_history(pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5],
+                                                      "val_loss": [1.1, 0.9], "val_accuracy": [0.5, 0.6]}))
+        elif draw == "pretraining":
+            fig = plot_pretraining_history({f"method {i}": h for i in range(6)})
+        else:
+            from omicsnb.plotting import plot_error_bars
+
+            summary = pd.DataFrame([{"scenario": f"scenario {g}", "method": f"method {b}", "mean": 1.0, "ci": 0.1}
+                                    for g in range(8) for b in range(6)])
+            fig = plot_error_bars(summary, title="t", ylabel="y").figure
+        assert tick_label_css_px(fig) >= 9.0
 
 
 def test_check_figure_rejects_unlabelled_axes():
