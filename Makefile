@@ -48,12 +48,17 @@ unit: setup
 # slow tests that use the one quick book build stay together (loadgroup), so that build happens once.
 JOBS ?= 2
 
+# Each notebook nbval executes records its result tables in $(NBVAL_RESULTS) (tests/conftest.py points its kernel
+# there); booktest compares them with the committed references instead of executing every chapter a second time.
+NBVAL_RESULTS := $(CURDIR)/_build/nbval-results
+
 nbval: setup
-	$(ONE_THREAD) $(BIN)/python -m pytest $(NBVAL_DIR) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -q -n $(JOBS) --dist loadscope
+	rm -rf $(NBVAL_RESULTS)
+	OMICSNB_NBVAL_RESULTS=$(NBVAL_RESULTS) $(ONE_THREAD) $(BIN)/python -m pytest $(NBVAL_DIR) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -q -n $(JOBS) --dist loadscope
 
 # -rs prints why a test was skipped (the browser test, when no Chromium is installed).
 booktest: setup
-	$(ONE_THREAD) $(BIN)/python -m pytest tests -m slow -q -n $(JOBS) --dist loadgroup -rs
+	$(if $(wildcard $(NBVAL_RESULTS)/*.json),OMICSNB_NBVAL_RESULTS=$(NBVAL_RESULTS)) $(ONE_THREAD) $(BIN)/python -m pytest tests -m slow -q -n $(JOBS) --dist loadgroup -rs
 
 # Exits non-zero when a committed executed notebook (book/, tests/nbval/) no longer matches its source, profile,
 # input files, the package code (docstrings and comments aside) or the lock file, and says which and why.

@@ -62,6 +62,19 @@ def _outputs(nb) -> list[str]:
     return texts
 
 
+def _check_notebook(nb: nbformat.NotebookNode, notebook: str, name: str, label: str) -> None:
+    """The executed notebook shows no error, draws at least one figure and no simulator-only output."""
+    outputs = nb.cells
+    assert not [o for c in outputs for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    figures = sum("image/png" in o.get("data", {}) for c in outputs for o in c.get("outputs", []))
+    assert figures >= 1, f"{notebook} rendered no figure"
+    text = "\n".join(_outputs(nb))
+    for phrase in SIMULATOR_ONLY:
+        if phrase == "cancer_type" and label == "cancer_type":
+            continue
+        assert phrase not in text, f"{notebook} on {name} shows simulator-only output: {phrase!r}"
+
+
 def _check_run(notebook: str, name: str, params: dict[str, str], label: str) -> nbformat.NotebookNode:
     before = _book_state(notebook)
     try:
@@ -73,15 +86,7 @@ def _check_run(notebook: str, name: str, params: dict[str, str], label: str) -> 
     finally:
         shutil.rmtree(RUNS / name, ignore_errors=True)
     assert _book_state(notebook) == before, "the committed book/ changed"
-    outputs = nb.cells
-    assert not [o for c in outputs for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    figures = sum("image/png" in o.get("data", {}) for c in outputs for o in c.get("outputs", []))
-    assert figures >= 1, f"{notebook} rendered no figure"
-    text = "\n".join(_outputs(nb))
-    for phrase in SIMULATOR_ONLY:
-        if phrase == "cancer_type" and label == "cancer_type":
-            continue
-        assert phrase not in text, f"{notebook} on {name} shows simulator-only output: {phrase!r}"
+    _check_notebook(nb, notebook, name, label)
     return nb
 
 
@@ -142,16 +147,50 @@ SHAPES = {
 }
 
 
+# ----------------------------------------------------------------------------------------------------------------------
+# The whole book on pbmc68k_reduced, as running.md tells a reader to build it
+# ----------------------------------------------------------------------------------------------------------------------
+PBMC_RUN = "test-own-pbmc-book"
+
+
+@pytest.fixture(scope="module")
+def pbmc_book(tmp_path_factory):
+    """``omicsnb example pbmc`` then ``omicsnb build --profile quick --data-profile pbmc.yml``: every chapter that
+    takes ``data_path`` on the real matrix, and the HTML book of them rendered with warnings as errors. Yields
+    ``(completed build process, run folder, committed book state before the build)``."""
+    folder = tmp_path_factory.mktemp("pbmc_example")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    written = subprocess.run([str(OMICSNB), "example", "pbmc", "--out", str(folder)], cwd=REPO_ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert written.returncode == 0, written.stderr
+    chapters = _chapters_with_data_path()
+    before = {n: _book_state(n) for n in chapters}
+    command = [str(OMICSNB), "build", "--profile", "quick", "--data-profile", str(folder / "pbmc.yml"), "--name",
+               PBMC_RUN, "--force", "--only", *chapters]
+    try:
+        built = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1500)
+        yield built, RUNS / PBMC_RUN, before
+    finally:
+        shutil.rmtree(RUNS / PBMC_RUN, ignore_errors=True)
+
+
+def test_the_whole_book_renders_on_pbmc68k_reduced_with_warnings_as_errors(pbmc_book):
+    built, root, before = pbmc_book
+    assert built.returncode == 0, f"the pbmc book failed:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
+    html = root / "_build" / "html"
+    assert (html / "index.html").exists()
+    for notebook in _chapters_with_data_path():
+        assert (html / "book" / f"{notebook}.html").exists(), f"{notebook} was not rendered"
+    assert {n: _book_state(n) for n in before} == before, "the committed book/ changed"
+
+
 @pytest.mark.parametrize("notebook", _chapters_with_data_path())
-def test_every_chapter_on_pbmc68k_reduced(files, notebook):
-    params = {"data_path": files / "pbmc.csv", "label_column": "bulk_labels"}
-    if notebook == "07_transfer":
-        params = {"data_path": files / "pbmc_target.csv", "source_path": files / "pbmc_source.csv",
-                  "label_column": "bulk_labels"}
-    if "gmt_path" in read_parameters(NOTEBOOK_DIR / f"{notebook}.ipynb"):
-        # chapters built on gene sets need sets named like the data's genes: the book's PBMC marker sets
-        params["gmt_path"] = REPO_ROOT / "omicsnb" / "genesets" / "pbmc_markers.gmt"
-    nb = _check_run(notebook, f"test-own-pbmc-{notebook}", params, "bulk_labels")
+def test_every_chapter_on_pbmc68k_reduced(pbmc_book, notebook):
+    built, root, _ = pbmc_book
+    output = root / "book" / f"{notebook}.ipynb"
+    assert output.exists(), f"{notebook}: no output at {output}\n{built.stdout[-2000:]}\n{built.stderr[-2000:]}"
+    nb = nbformat.read(output, as_version=4)
+    _check_notebook(nb, notebook, "pbmc68k_reduced", "bulk_labels")
     if notebook == "01_data":
         text = "\n".join(_outputs(nb))
         assert "10 classes in 'bulk_labels'" in text and "pbmc.csv" in text
