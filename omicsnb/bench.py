@@ -8,7 +8,10 @@ Targets live here, not in timed tests: a benchmark prints what it measured next 
 - ``maketest``: the whole ``make test`` within 15 minutes (slow: runs the test suite);
 - ``pretraining``: VIME, SCARF and BYOL pretraining throughput against a lean reference loop (7,000 samples/s target);
 - ``imputation`` and ``cox``: VAE against KNN and iterative-SVD imputation of 100 new samples, and the batched
-  univariate Cox fits against lifelines, at the imputation paper's scale (heavy: minutes).
+  univariate Cox fits against lifelines, at the imputation paper's scale (heavy: minutes);
+- ``sweep``: the chapter-05 sweep's per-task time and its projection to N workers (:mod:`omicsnb.sweep_bench`);
+- ``streaming``: one epoch of VIME from a 50,000 x 20,000 HDF5 file, peak memory (2 GB goal) and throughput against
+  the in-memory loop (80% goal); ``--small`` for a quick check.
 
 Introduced in the book's front matter, *How to run this book*.
 """
@@ -96,7 +99,135 @@ def bench_maketest() -> dict:
     return {"wall_s": wall}
 
 
-def main(target: str = "all", profile: str = "quick") -> int:
+_STREAMING_PROBE = """
+import json, resource, time
+import torch
+torch.set_num_threads(1)
+import omicsnb.models.ssl as ssl
+from omicsnb.data.streaming import StreamingMatrix
+from omicsnb.models.vime import VIMESelf
+
+marks = {{}}
+inner = ssl.fit_loop
+def timed_loop(*args, **kwargs):  # the training loop alone, without reading or holding the data
+    marks["start"] = time.perf_counter()
+    result = inner(*args, **kwargs)
+    marks["stop"] = time.perf_counter()
+    return result
+ssl.fit_loop = timed_loop
+
+source = StreamingMatrix({path!r}, "data/expression", chunk_rows={chunk_rows})
+model = VIMESelf(batch_size={batch_size}, epochs=1, val_fraction=0.0, seed=0, progress={progress})
+rows = {rows}
+begin = time.perf_counter()
+if rows is None:
+    n = source.n_samples
+    model.fit(source)
+else:
+    X = source.read(0, rows)
+    source.close()
+    n = len(X)
+    begin = time.perf_counter()
+    model.fit(X)
+end = time.perf_counter()
+print(json.dumps({{"samples": n, "loop_s": marks["stop"] - marks["start"], "fit_s": end - begin,
+                  "prepare_s": marks["start"] - begin,
+                  "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2}}))
+"""
+
+
+def _probe(code: str) -> dict:
+    """Run ``code`` in a fresh Python (its peak RSS is its own), stopping it if this process is interrupted."""
+    import os
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        out, _ = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child process failed with exit status {proc.returncode}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _remove_stale_scratch(base: Path) -> None:
+    """Remove scratch folders of earlier streaming benchmarks whose process is gone (killed runs)."""
+    import os
+    import shutil
+
+    for folder in base.glob("bench-streaming-*"):
+        try:
+            pid = int(folder.name.rsplit("-", 1)[1])
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
+def bench_streaming(small: bool = False, *, n_samples: int | None = None, n_genes: int | None = None,
+                    memory_rows: int | None = None, batch_size: int = 256, chunk_rows: int = 1024,
+                    progress: bool = True) -> dict:
+    """One epoch of VIME pretraining from an HDF5 file on disk against the in-memory loop, side by side.
+
+    Writes ``n_samples x n_genes`` float32 (default 50,000 x 20,000, 4 GB; ``small``: 5,000 x 2,000) to HDF5 in a
+    scratch folder under ``_build/tmp/`` (removed afterwards, also on Ctrl-C or SIGTERM), then runs two fresh
+    processes with one torch thread each: one epoch of ``VIMESelf`` (book defaults: 4 x 256 encoder, batch 256, no
+    validation split) streamed from the file, and one epoch of the same model on the first ``memory_rows`` samples
+    held in memory. Prints the streaming process's peak RSS (``getrusage``) against the 2 GB goal and the loop
+    throughputs (samples per second, the training loop alone) and their ratio against the 80% goal.
+    """
+    import os
+    import shutil
+    import signal
+
+    from omicsnb.data.streaming import write_hdf5_matrix
+    from omicsnb.runner import REPO_ROOT
+
+    n_samples = n_samples or (5_000 if small else 50_000)
+    n_genes = n_genes or (2_000 if small else 20_000)
+    memory_rows = min(memory_rows or (5_000 if small else 10_000), n_samples)
+    base = REPO_ROOT / "_build" / "tmp"
+    base.mkdir(parents=True, exist_ok=True)
+    _remove_stale_scratch(base)
+    scratch = base / f"bench-streaming-{os.getpid()}"
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM unwinds like Ctrl-C
+    try:
+        scratch.mkdir()
+        path = scratch / "matrix.h5"
+        start = time.perf_counter()
+        write_hdf5_matrix(path, n_samples, n_genes, progress=progress)
+        write_s = time.perf_counter() - start
+        size_gib = path.stat().st_size / 1024 ** 3
+        print(f"wrote {n_samples:,} x {n_genes:,} float32 ({size_gib:.2f} GiB) to {path.relative_to(REPO_ROOT)} "
+              f"in {write_s:.1f} s")
+        settings = dict(path=str(path), chunk_rows=chunk_rows, batch_size=batch_size, progress=progress)
+        disk = _probe(_STREAMING_PROBE.format(rows=None, **settings))
+        memory = _probe(_STREAMING_PROBE.format(rows=memory_rows, **settings))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        shutil.rmtree(scratch, ignore_errors=True)
+    disk_rate, memory_rate = disk["samples"] / disk["loop_s"], memory["samples"] / memory["loop_s"]
+    ratio = disk_rate / memory_rate
+    print(f"one epoch of VIMESelf (batch {batch_size}, one torch thread per process), chunks of {chunk_rows} samples")
+    print(f"  from disk   {disk['samples']:>7,} samples  loop {disk['loop_s']:7.1f} s  {disk_rate:7.1f} samples/s  "
+          f"(+ {disk['prepare_s']:.1f} s reading the marginals' sample)  peak RSS {disk['peak_rss_gib']:.2f} GiB")
+    print(f"  in memory   {memory['samples']:>7,} samples  loop {memory['loop_s']:7.1f} s  {memory_rate:7.1f} samples/s"
+          f"  (the first {memory_rows:,} samples)          peak RSS {memory['peak_rss_gib']:.2f} GiB")
+    goal_gib = 2e9 / 1024 ** 3
+    print(f"{'peak RSS streaming from disk':<40} measured {disk['peak_rss_gib']:8.2f} GiB target {goal_gib:8.2f} GiB"
+          f"   ratio {goal_gib / disk['peak_rss_gib']:6.2f}x  ({'met' if disk['peak_rss_gib'] <= goal_gib else 'NOT met'})")
+    print(f"{'throughput disk / in memory':<40} measured {ratio:8.0%}     target {0.8:8.0%}       "
+          f"({'met' if ratio >= 0.8 else 'NOT met'})")
+    print(f"  load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (timings on a shared machine vary)")
+    return {"n_samples": n_samples, "n_genes": n_genes, "write_s": write_s, "disk": disk, "memory": memory,
+            "throughput_ratio": ratio, "peak_rss_gib": disk["peak_rss_gib"], "scratch": str(scratch)}
+
+
+def main(target: str = "all", profile: str = "quick", *, small: bool = False, workers=None) -> int:
     """Entry point of ``omicsnb bench``; ``all`` runs the simulator and notebook benchmarks."""
     choices = {
         "simulator": bench_simulator,
@@ -108,7 +239,8 @@ def main(target: str = "all", profile: str = "quick") -> int:
         "sefs": lambda: import_module("omicsnb.models.sefs_bench").bench_sefs(),
         "ssgsea": lambda: import_module("omicsnb.pathways").bench_ssgsea(),
         "interpretable-ae": lambda: import_module("omicsnb.models.pathway_ae_bench").bench_interpretable_ae(),
-        "sweep": lambda: import_module("omicsnb.sweep_bench").bench_sweep(profile),
+        "sweep": lambda: import_module("omicsnb.sweep_bench").bench_sweep(profile, workers=tuple(workers or (1, 2))),
+        "streaming": lambda: bench_streaming(small),
     }
     if target == "all":
         bench_simulator()

@@ -9,6 +9,8 @@ Examples::
     omicsnb build --profile quick --only 01_data 02_baseline
     omicsnb build --profile quick -p data_path my.csv --name mine      # -> _build/runs/mine/
     omicsnb status                            # which committed notebooks are stale, and why
+    omicsnb example pbmc --out my_pbmc        # a real matrix (scanpy's pbmc68k_reduced) as files + a data profile
+    omicsnb build --profile quick --data-profile my_pbmc/pbmc.yml      # -> the whole book on it, _build/runs/pbmc/
     omicsnb bench simulator
 
 Ctrl-C (or SIGTERM) stops a run cleanly: one line, exit status 130, nothing half-written.
@@ -88,10 +90,20 @@ def _cmd_status(args) -> int:
     return 0
 
 
+def _cmd_example(args) -> int:
+    from omicsnb.data.examples import write_example
+
+    paths = write_example(args.name, args.out, overwrite=args.overwrite)
+    for path in paths.values():
+        print(f"wrote {path}")
+    print(f"run the whole book on it: omicsnb build --profile quick --data-profile {paths['pbmc.yml']}")
+    return 0
+
+
 def _cmd_bench(args) -> int:
     from omicsnb import bench
 
-    return bench.main(args.target, profile=args.profile)
+    return bench.main(args.target, profile=args.profile, small=args.small, workers=args.workers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,11 +150,21 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("folders", nargs="*", help="folders of executed notebooks (default: book tests/nbval)")
     status.set_defaults(func=_cmd_status)
 
+    example = sub.add_parser("example", help="write a real data set shipped in a pip package as files, with a data profile")
+    example.add_argument("name", choices=["pbmc"], help="pbmc: scanpy's pbmc68k_reduced (700 cells, 10 bulk_labels)")
+    example.add_argument("--out", default="pbmc_example", help="folder to write into (default: pbmc_example)")
+    example.add_argument("--overwrite", action="store_true", help="replace the example's files if the folder has them")
+    example.set_defaults(func=_cmd_example)
+
     bench = sub.add_parser("bench", help="measure speed and memory targets side by side")
     bench.add_argument("target", nargs="?", default="all",
                        help="simulator | notebooks | maketest | pretraining | imputation | cox | ssgsea | sefs "
-                            "| all (= simulator + notebooks)")
+                            "| sweep | streaming | all (= simulator + notebooks)")
     bench.add_argument("--profile", default="quick", help="profile for the notebooks benchmark (default: quick)")
+    bench.add_argument("--small", action="store_true",
+                       help="streaming: 5,000 x 2,000 instead of 50,000 x 20,000 (a quick check)")
+    bench.add_argument("--workers", type=int, nargs="+", default=None, metavar="N",
+                       help="sweep: local worker counts to check the projection at (default: 1 2)")
     bench.set_defaults(func=_cmd_bench)
     return parser
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -256,6 +256,7 @@ def fit_loop(
     device: torch.device | str = "cpu",
     desc: str = "training",
     progress: bool = True,
+    batches: Callable[[torch.Generator], Iterable[torch.Tensor]] | None = None,
 ) -> LoopResult:
     """Train ``modules`` by mini-batch gradient descent on the loss that ``step`` returns: the book's only loop.
 
@@ -307,6 +308,11 @@ def fit_loop(
         Where the step's generator lives.
     desc, progress
         Label and switch of the tqdm bar over epochs.
+    batches
+        ``batches(generator) -> iterable of index tensors``, called once per epoch with the loop's seeded batch-order
+        generator, for an order other than a fresh permutation of ``range(n_train)``: a streaming source reads its
+        file chunk by chunk (:mod:`omicsnb.data.streaming`). None (default): :func:`iterate_minibatches` with the
+        one-sample last batch dropped.
 
     Returns
     -------
@@ -331,7 +337,9 @@ def fit_loop(
         fused = params[0].device.type in ("cpu", "cuda")  # the fused kernel is ~2x faster on CPU for small networks
         optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused)
     device = torch.device(device)
-    batches = torch.Generator().manual_seed(seed)
+    if batches is not None and not callable(batches):
+        raise OmicsInputError("batches must be a callable batches(generator) -> index tensors, or None")
+    batch_order = torch.Generator().manual_seed(seed)
     noise = torch.Generator(device=device).manual_seed(seed + 1)
     drop_last = n_train > 1 and n_train % batch_size == 1
 
@@ -352,7 +360,9 @@ def fit_loop(
             set_mode(True)
             sums: dict[str, float] = {}
             seen = 0
-            for idx in iterate_minibatches(n_train, batch_size, batches, drop_last=drop_last):
+            order = (iterate_minibatches(n_train, batch_size, batch_order, drop_last=drop_last) if batches is None
+                     else batches(batch_order))
+            for idx in order:
                 terms = step(idx, noise)
                 optimizer.zero_grad(set_to_none=True)
                 terms["loss"].backward()
@@ -363,6 +373,8 @@ def fit_loop(
                 for key, value in terms.items():
                     sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(idx)
                 seen += len(idx)
+            if seen == 0:
+                raise OmicsInputError(f"{desc}: the batches of epoch {epoch} were empty; pass batches that yield indices")
             row = {"epoch": epoch, **{key: value / seen for key, value in sums.items()}}
             if not math.isfinite(row["loss"]):
                 raise OmicsInputError(

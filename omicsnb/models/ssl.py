@@ -103,6 +103,13 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
             ) -> SSLPretrainer:
         """Pretrain on unlabelled ``X`` (samples x features, ndarray or DataFrame; ``y`` is ignored).
 
+        ``X`` can also be a :class:`~omicsnb.data.streaming.StreamingMatrix` (an HDF5 or parquet file read chunk by
+        chunk): training then holds only the current chunks, the validation samples (at most ``X.max_val_rows``) and
+        a seeded sample of ``X.reference_rows`` training samples for the corruption marginals in memory, and visits
+        the samples in ``X``'s order (chunks shuffled, then samples within a chunk). On a file small enough that
+        every training sample is a reference row, the weights equal in-memory training on ``X.to_numpy()`` whenever
+        the order is the same (``shuffle="global"``, or a single chunk).
+
         ``monitor(model, epoch)``, if given, is called at the end of every epoch with the networks in evaluation mode
         (it can call :meth:`transform`, or fit a linear probe on ``model.encoder``; wrap direct forward passes in
         ``torch.no_grad()``) and returns a dict of numbers that become extra columns of ``history_`` -- e.g. a collapse
@@ -112,8 +119,9 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
         device = self._check_params()
         if monitor is not None and not callable(monitor):
             raise OmicsInputError("monitor must be a callable monitor(model, epoch) -> dict of numbers, or None")
-        features = as_feature_matrix(X)
-        n, d = features.shape
+        streaming = hasattr(X, "epoch_batches") and hasattr(X, "cache")  # an omicsnb.data.streaming.StreamingMatrix
+        features = None if streaming else as_feature_matrix(X)
+        n, d = X.shape if streaming else features.shape
         rng = np.random.default_rng(self.seed)
         n_val = int(self.val_fraction * n + 0.5)
         order = rng.permutation(n)
@@ -123,8 +131,29 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
                 f"only {len(train_idx)} of {n} samples left for training after val_fraction={self.val_fraction}; "
                 "pass more samples or a smaller val_fraction"
             )
-        X_train = torch.as_tensor(features[train_idx], device=device)
-        X_val = torch.as_tensor(features[val_idx], device=device)
+        batches = None
+        if streaming:  # from disk: only the validation samples and a sample of marginals are held in memory
+            keep_val = val_idx if len(val_idx) <= X.max_val_rows else \
+                np.sort(rng.choice(val_idx, X.max_val_rows, replace=False))
+            reference_idx = train_idx if len(train_idx) <= X.reference_rows else \
+                np.sort(rng.choice(train_idx, X.reference_rows, replace=False))
+            held = X.take(np.concatenate([keep_val, reference_idx]))
+            X_val = torch.as_tensor(held[: len(keep_val)], device=device)
+            reference = torch.as_tensor(held[len(keep_val):], device=device)
+            del held
+            cache = X.cache(train_idx)
+
+            def rows(idx: torch.Tensor) -> torch.Tensor:
+                return torch.as_tensor(cache.rows(idx.numpy()), device=device)
+
+            def batches(generator: torch.Generator):
+                return X.epoch_batches(train_idx, self.batch_size, generator)
+        else:
+            X_train = reference = torch.as_tensor(features[train_idx], device=device)
+            X_val = torch.as_tensor(features[val_idx], device=device)
+
+            def rows(idx: torch.Tensor) -> torch.Tensor:
+                return X_train[idx.to(device)]
         self.n_features_in_ = d  # set before training so that a monitor can call transform
 
         with torch_seed(self.seed):
@@ -132,15 +161,15 @@ class SSLPretrainer(TransformerMixin, BaseEstimator):
             self.modules_ = self._build(d).to(device)
 
         def step(idx: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
-            return self._loss(X_train[idx.to(device)], X_train, generator)
+            return self._loss(rows(idx), reference, generator)
 
         result = fit_loop(
-            step, [self.encoder_, self.modules_], len(X_train), epochs=self.epochs, batch_size=self.batch_size,
+            step, [self.encoder_, self.modules_], len(train_idx), epochs=self.epochs, batch_size=self.batch_size,
             lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
-            validate=lambda: {"val_loss": self._validation_loss(X_val, X_train)},
+            validate=lambda: {"val_loss": self._validation_loss(X_val, reference)},
             after_step=self._after_step,
             on_epoch_end=None if monitor is None else lambda epoch: self._monitor(monitor, epoch),
-            device=device, desc=type(self).__name__, progress=self.progress,
+            device=device, desc=type(self).__name__, progress=self.progress, batches=batches,
         )
         history = result.history
         extra = [key for key in history.columns if key not in ("epoch", "loss", *self.components, "val_loss")]
