@@ -247,6 +247,35 @@ def test_makespan_deals_longest_first():
     assert makespan([3, 1, 5], 16) == 5
 
 
+def test_timed_subset_spreads_the_timed_fractions():
+    from omicsnb.sweep_bench import timed_subset
+
+    assert timed_subset([0.1, 0.2, 0.3], None) == [0, 1, 2]
+    assert timed_subset([0.1, 0.2, 0.3], 5) == [0, 1, 2]
+    assert timed_subset(list(range(99)), 6) == [0, 20, 39, 59, 78, 98]  # both ends, evenly spread
+
+
+def test_bench_sweep_projects_from_timed_tasks(monkeypatch, capsys):
+    """The projection arithmetic on fake task times: interpolation, serial sum, makespan, the GPU line."""
+    from omicsnb import sweep_bench
+
+    settings = {"fractions": [0.1, 0.2, 0.3, 0.4, 0.5], "repeats": 2, "methods": ["VIME"], "modes": ["frozen"],
+                "n_genes": 10, "finetune_batch_size": 8}
+    monkeypatch.setattr(sweep_bench, "chapter_settings", lambda profile: settings)
+    monkeypatch.setattr(sweep_bench, "_sweep_inputs", lambda s, max_timed: (
+        [{"fraction": s["fractions"][i], "index": []} for i in sweep_bench.timed_subset(s["fractions"], max_timed)],
+        {}))
+    monkeypatch.setattr(sweep_bench, "_timed_cell", lambda task, shared: {
+        "seconds": 10 * task["fraction"], "accuracy": 1.0, "steps": int(100 * task["fraction"])})
+    result = sweep_bench.bench_sweep("book", validate=False, max_timed=3, cluster_workers=(4,), gpu_step_ms=2.0)
+    # timed 0.1, 0.3, 0.5 -> 1, 3, 5 s; interpolated 0.2, 0.4 -> 2, 4 s; 2 models x 2 repeats = 4 tasks per fraction
+    assert result["timed_s"] == pytest.approx({0.1: 1.0, 0.3: 3.0, 0.5: 5.0})
+    assert result["n_tasks"] == 20 and result["serial_s"] == pytest.approx(4 * 15)
+    assert result["projected_4_s"] == pytest.approx(15)  # each worker one task of every fraction
+    assert result["steps"] == pytest.approx(4 * 150) and result["projected_gpu_s"] == pytest.approx(1.2)
+    assert "3 of 5 fractions timed" in capsys.readouterr().out
+
+
 def test_bench_sweep_settings_follow_the_profiles():
     from omicsnb.sweep_bench import chapter_settings
 
