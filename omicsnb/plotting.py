@@ -345,6 +345,25 @@ def panel_grid(n_panels: int, *, panel_width: float = 3.3, panel_height: float =
     return fig, axes[:n_panels]
 
 
+def legend_below(fig: Figure, axes, *, max_cols: int = 6, **legend_kw):
+    """One legend for the whole figure, under its panels, instead of a legend beside the last panel.
+
+    Collects the labelled artists of ``axes`` (an ``Axes`` or a list; a label seen twice is kept once) and lays them
+    out in up to ``max_cols`` columns, so a figure with many classes keeps its width. Needs a figure made with
+    ``constrained_layout`` (as :func:`panel_grid` makes them). Returns the legend.
+    """
+    check_int("max_cols", max_cols, low=1)
+    handles: dict[str, object] = {}
+    for ax in [axes] if isinstance(axes, Axes) else list(axes):
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    if not handles:
+        raise OmicsInputError("the axes have no labelled artists; pass label= when drawing, or legend=True to the helper")
+    options = {"loc": "outside lower center", "ncol": min(max_cols, len(handles)), "frameon": False,
+               "markerscale": 2, **legend_kw}
+    return fig.legend(list(handles.values()), list(handles), **options)
+
+
 def tick_label_css_px(fig: Figure, column_px: float = COLUMN_PX) -> float:
     """Height in CSS pixels of the figure's smallest tick label once the book shows it in a ``column_px`` column.
 

@@ -19,6 +19,7 @@ from omicsnb.plotting import (  # noqa: E402
     MAX_FIGURE_WIDTH_IN,
     category_colors,
     check_figure,
+    legend_below,
     panel_grid,
     plot_class_counts,
     plot_embedding,
@@ -176,6 +177,18 @@ def test_panel_grid_wraps_rows_caps_the_width_and_hides_spare_cells():
         panel_grid(0)
     with pytest.raises(OmicsInputError, match="panel_width=-1"):
         panel_grid(2, panel_width=-1)
+
+
+def test_legend_below_keeps_each_label_once_in_columns():
+    fig, axes = panel_grid(2)
+    emb = np.random.default_rng(0).normal(size=(6, 2))
+    for ax in axes:
+        plot_embedding(emb, LABELS, ax=ax, legend=False)
+    legend = legend_below(fig, axes, max_cols=2)
+    assert [t.get_text() for t in legend.get_texts()] == ["BRCA", "COAD", "LUAD"]
+    assert legend._ncols == 2 and legend in fig.legends
+    with pytest.raises(OmicsInputError, match="no labelled artists"):
+        legend_below(fig, plt.subplots()[1])
 
 
 def test_tick_label_css_px_against_a_hand_computation():
