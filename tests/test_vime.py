@@ -225,3 +225,17 @@ def test_mask_oracle_uses_the_same_corruption_as_pretext_check():
     _, changed = vime_corrupt(x, x, 0.3, torch.Generator().manual_seed(3))
     assert check["changed_rate"] == pytest.approx(changed.float().mean().item())
     assert 0.5 < mask_oracle_auc(X[:200], X[200:], 0.3, seed=3) <= 1.0
+
+
+def test_chapters_pretrain_vime_with_dradjat_decoders_except_at_quick():
+    """Issue 10: chapters 3, 5 and 6 use Dradjat et al.'s four-layer heads at the book and paper profiles; quick may not."""
+    from omicsnb.models.vime import DRADJAT_HEADS, head_widths
+    from omicsnb.runner import discover_notebooks, get_notebook, load_profile
+
+    specs = discover_notebooks()
+    for name in ("03_vime", "05_label_fractions", "06_representations"):
+        default = get_notebook(name, specs).parameters["vime_head_hidden"].default
+        for profile in ("book", "paper"):
+            setting = load_profile(profile, specs)[name].get("vime_head_hidden", default)
+            assert head_widths(setting) == DRADJAT_HEADS == (256, 256, 256, 256), (name, profile, setting)
+        assert head_widths(load_profile("quick", specs)[name].get("vime_head_hidden", default)) == ()
