@@ -97,6 +97,8 @@ def glue(key: str, value, display: bool = False) -> None:
     """Glue ``value`` under ``key`` for the rendered book (myst-nb), or just display it when myst-nb is absent.
 
     NumPy scalars are glued as plain Python numbers, whose text form myst-nb can format (``{glue:text}`key:.1f```).
+    Unless ``display``, the cell also shows ``key = value`` (:func:`_glue_note`): a reader of the downloaded notebook
+    finds the number behind each raw ``{glue:text}`` role, while the rendered book leaves the note out.
     Returns nothing, so that a glue call ending a cell does not echo its value.
     """
     if isinstance(value, np.generic):
@@ -108,8 +110,29 @@ def glue(key: str, value, display: bool = False) -> None:
             from IPython.display import display as _display
 
             _display(value)
+        else:
+            _glue_note(key, value)
         return
     _glue(key, value, display=display)
+    if not display:
+        _glue_note(key, value)
+
+
+GLUE_MIME_PREFIX = "application/papermill.record/"  # myst-nb's prefix for glued data that is not displayed
+
+
+def _glue_note(key: str, value) -> None:
+    """Show ``key = value`` as Markdown in the notebook (Jupyter, Colab, GitHub), but not in the rendered book.
+
+    The output is marked as glue data with a MIME prefix, which is how myst-nb recognises glued values it must not
+    display; it is stored under ``<key>.shown``, a name no ``{glue:text}`` role uses, so it never reaches the page.
+    """
+    from IPython.display import display as _display
+
+    text = str(value).replace("`", "'")
+    text = text if len(text) <= 120 else text[:117] + "..."
+    _display({"text/markdown": f"`{key} = {text}`"}, raw=True,
+             metadata={"scrapbook": {"name": f"{key}.shown", "mime_prefix": GLUE_MIME_PREFIX}})
 
 
 def _jsonable(value):
