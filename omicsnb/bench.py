@@ -153,21 +153,6 @@ def _probe(code: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _remove_stale_scratch(base: Path) -> None:
-    """Remove scratch folders of earlier streaming benchmarks whose process is gone (killed runs)."""
-    import os
-    import shutil
-
-    for folder in base.glob("bench-streaming-*"):
-        try:
-            pid = int(folder.name.rsplit("-", 1)[1])
-            os.kill(pid, 0)
-        except (ValueError, ProcessLookupError):
-            shutil.rmtree(folder, ignore_errors=True)
-        except PermissionError:
-            pass
-
-
 def bench_streaming(small: bool = False, *, n_samples: int | None = None, n_genes: int | None = None,
                     memory_rows: int | None = None, batch_size: int = 256, chunk_rows: int = 1024,
                     progress: bool = True) -> dict:
@@ -184,6 +169,7 @@ def bench_streaming(small: bool = False, *, n_samples: int | None = None, n_gene
     import shutil
     import signal
 
+    from omicsnb import runner
     from omicsnb.data.streaming import write_hdf5_matrix
     from omicsnb.runner import REPO_ROOT
 
@@ -192,11 +178,13 @@ def bench_streaming(small: bool = False, *, n_samples: int | None = None, n_gene
     memory_rows = min(memory_rows or (5_000 if small else 10_000), n_samples)
     base = REPO_ROOT / "_build" / "tmp"
     base.mkdir(parents=True, exist_ok=True)
-    _remove_stale_scratch(base)
-    scratch = base / f"bench-streaming-{os.getpid()}"
+    runner.sweep_leftovers()  # what killed runs (and killed benchmarks) left behind
+    scratch = Path(tempfile.mkdtemp(prefix="bench-streaming-", dir=base))
+    # the owner file tells other runs' sweep_leftovers that this folder is in use
+    (scratch / runner.OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "host": os.uname().nodename,
+                                                         "started": time.time()}))
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM unwinds like Ctrl-C
     try:
-        scratch.mkdir()
         path = scratch / "matrix.h5"
         start = time.perf_counter()
         write_hdf5_matrix(path, n_samples, n_genes, progress=progress)
@@ -205,16 +193,19 @@ def bench_streaming(small: bool = False, *, n_samples: int | None = None, n_gene
         print(f"wrote {n_samples:,} x {n_genes:,} float32 ({size_gib:.2f} GiB) to {path.relative_to(REPO_ROOT)} "
               f"in {write_s:.1f} s")
         settings = dict(path=str(path), chunk_rows=chunk_rows, batch_size=batch_size, progress=progress)
+        print(f"one epoch of VIMESelf (batch {batch_size}, one torch thread per process), chunks of {chunk_rows} "
+              "samples", flush=True)
         disk = _probe(_STREAMING_PROBE.format(rows=None, **settings))
+        disk_rate = disk["samples"] / disk["loop_s"]
+        print(f"  from disk   {disk['samples']:>7,} samples  loop {disk['loop_s']:7.1f} s  {disk_rate:7.1f} samples/s  "
+              f"(+ {disk['prepare_s']:.1f} s reading the marginals' sample)  peak RSS {disk['peak_rss_gib']:.2f} GiB",
+              flush=True)
         memory = _probe(_STREAMING_PROBE.format(rows=memory_rows, **settings))
     finally:
         signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(scratch, ignore_errors=True)
-    disk_rate, memory_rate = disk["samples"] / disk["loop_s"], memory["samples"] / memory["loop_s"]
+    memory_rate = memory["samples"] / memory["loop_s"]
     ratio = disk_rate / memory_rate
-    print(f"one epoch of VIMESelf (batch {batch_size}, one torch thread per process), chunks of {chunk_rows} samples")
-    print(f"  from disk   {disk['samples']:>7,} samples  loop {disk['loop_s']:7.1f} s  {disk_rate:7.1f} samples/s  "
-          f"(+ {disk['prepare_s']:.1f} s reading the marginals' sample)  peak RSS {disk['peak_rss_gib']:.2f} GiB")
     print(f"  in memory   {memory['samples']:>7,} samples  loop {memory['loop_s']:7.1f} s  {memory_rate:7.1f} samples/s"
           f"  (the first {memory_rows:,} samples)          peak RSS {memory['peak_rss_gib']:.2f} GiB")
     goal_gib = 2e9 / 1024 ** 3

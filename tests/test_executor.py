@@ -306,3 +306,21 @@ def test_pretrain_identical_serial_and_processes():
     parallel = pretrain(["VIME", "SCARF"], X, executor="processes?workers=2", **settings)
     for method in serial:
         np.testing.assert_array_equal(np.asarray(serial[method].transform(X)), np.asarray(parallel[method].transform(X)))
+
+
+@pytest.mark.slow  # worker processes
+def test_imputation_trials_identical_serial_and_processes():
+    """evaluate_imputers' (scenario, trial) cells through the executor: the same rows on both backends."""
+    from omicsnb.impute.baselines import IterativeSVDImputer, MeanImputer
+    from omicsnb.impute.experiment import evaluate_imputers
+
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(60, 3)) @ rng.normal(size=(3, 10)) + 0.1 * rng.normal(size=(60, 10))).astype("float64")
+    methods = {"mean": MeanImputer().fit(X[:40]), "svd": IterativeSVDImputer(rank=3).fit(X[:40])}
+    scenarios = {"mcar": {"scenario": "mcar", "rate": 0.2}, "low": {"scenario": "mnar_low"}}
+    settings = dict(trials=3, seed=4, progress=False, extra=lambda t, i, m: {"n_masked": float(m.sum())}, extra_trials=2)
+    serial = evaluate_imputers(methods, X[40:], scenarios, **settings)
+    parallel = evaluate_imputers(methods, X[40:], scenarios, executor="processes?workers=2", **settings)
+    assert len(serial) == 2 * 3 * 2 and serial["n_masked"].isna().sum() == 4  # extra on the first two trials only
+    pd.testing.assert_frame_equal(serial.drop(columns="seconds"), parallel.drop(columns="seconds"))
+    assert list(serial["trial"][:6]) == [0, 0, 1, 1, 2, 2] and list(serial["scenario"][:6]) == ["mcar"] * 6

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm  # text bars: work in terminals and notebooks without ipywidgets
 
+from omicsnb.executor import get_executor
 from omicsnb.impute.baselines import IterativeSVDImputer, _values
 from omicsnb.impute.concordance import (
     batched_univariate_cox,
@@ -50,9 +50,27 @@ def _as_function(name: str, method) -> Callable:
                           "X_with_nan -> X_imputed")
 
 
+def _imputation_trial(task: Mapping, shared: Mapping) -> list[dict]:
+    """One (scenario, trial) cell of :func:`evaluate_imputers`: one mask, every method, one row per method."""
+    truth, extra, extra_trials = shared["truth"], shared["extra"], shared["extra_trials"]
+    mask = simulate_missing(shared["reference"], seed=task["seed"], **shared["scenarios"][task["scenario"]])
+    corrupted = np.where(mask, np.nan, truth)
+    rows = []
+    for name, impute in shared["functions"].items():
+        start = time.perf_counter()
+        imputed = np.asarray(impute(corrupted), dtype=np.float64)
+        seconds = time.perf_counter() - start
+        row = {"scenario": task["scenario"], "trial": task["trial"], "method": name, **rmse_mae(truth, imputed, mask),
+               "seconds": seconds}
+        if extra is not None and (extra_trials is None or task["trial"] < extra_trials):
+            row.update(extra(truth, imputed, mask))
+        rows.append(row)
+    return rows
+
+
 def evaluate_imputers(methods: Mapping[str, object], X_true, scenarios: Mapping[str, Mapping], *, trials: int = 10,
                       seed: int = 0, extra: Callable | None = None, extra_trials: int | None = None,
-                      mask_reference=None, progress: bool = True) -> pd.DataFrame:
+                      mask_reference=None, progress: bool = True, executor=None) -> pd.DataFrame:
     """Score imputation methods over repeated missing-data simulations on a test matrix.
 
     For each scenario and each trial ``t`` (``0 .. trials - 1``), the mask is
@@ -89,6 +107,10 @@ def evaluate_imputers(methods: Mapping[str, object], X_true, scenarios: Mapping[
         that the lowest values are chosen on the log scale, before standardisation, as the paper did.
     progress
         Show a tqdm bar over (scenario, trial) pairs.
+    executor
+        Where the (scenario, trial) cells run: an :class:`~omicsnb.executor.Executor` or a spec such as
+        ``"processes?workers=2"`` or ``"dask://tcp://host:8786"`` (None: ``OMICSNB_EXECUTOR``, else serial). The
+        rows are the same on every backend except the ``seconds`` column, a wall time.
 
     Returns
     -------
@@ -117,23 +139,17 @@ def evaluate_imputers(methods: Mapping[str, object], X_true, scenarios: Mapping[
         if not isinstance(spec, Mapping) or "scenario" not in spec or "seed" in spec:
             raise OmicsInputError(f"scenario {label!r} must be a dict of simulate_missing arguments with 'scenario' "
                                   "and without 'seed', e.g. {'scenario': 'mcar', 'rate': 0.1}")
-    rows = []
-    with tqdm(total=len(scenarios) * trials, desc="imputation trials", disable=not progress, leave=False) as bar:
-        for label, spec in scenarios.items():
-            for trial in range(trials):
-                mask = simulate_missing(reference, seed=seed + trial, **spec)
-                corrupted = np.where(mask, np.nan, truth)
-                for name, impute in functions.items():
-                    start = time.perf_counter()
-                    imputed = np.asarray(impute(corrupted), dtype=np.float64)
-                    seconds = time.perf_counter() - start
-                    row = {"scenario": label, "trial": trial, "method": name, **rmse_mae(truth, imputed, mask),
-                           "seconds": seconds}
-                    if extra is not None and (extra_trials is None or trial < extra_trials):
-                        row.update(extra(truth, imputed, mask))
-                    rows.append(row)
-                bar.update(1)
-    return pd.DataFrame(rows)
+    # every (scenario, trial) is an independent task with its own mask seed: the rows are the same on every backend
+    tasks = [{"scenario": label, "trial": trial, "seed": seed + trial} for label in scenarios for trial in range(trials)]
+    shared = {"truth": truth, "reference": reference, "scenarios": {k: dict(v) for k, v in scenarios.items()},
+              "functions": functions, "extra": extra, "extra_trials": extra_trials}
+    runner, owned = get_executor(executor, progress=progress)
+    try:
+        results = runner.map(_imputation_trial, tasks, shared=shared, desc="imputation trials")
+    finally:
+        if owned:
+            runner.close()
+    return pd.DataFrame([row for rows in results for row in rows])
 
 
 def summarise_errors(results: pd.DataFrame, *, reference: str, metric: str = "rmse",
