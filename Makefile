@@ -42,7 +42,7 @@ lint: setup
 	$(BIN)/ruff check omicsnb tests
 
 unit: setup
-	$(BIN)/python -m pytest tests -m "not slow" -q
+	$(ONE_THREAD) $(BIN)/python -m pytest tests -m "not slow" -q -n $(JOBS)
 
 # Two pytest workers (pytest-xdist) share the notebooks; each notebook's cells stay on one worker (loadscope), and the
 # slow tests that use the one quick book build stay together (loadgroup), so that build happens once.

@@ -227,3 +227,10 @@ def test_negative_values_as_counts_fail_with_one_line_naming_the_parameter(files
     shutil.rmtree(RUNS / "test-own-negative-counts", ignore_errors=True)
     assert result.returncode != 0
     assert "pass -p data_kind log" in result.stdout + result.stderr
+
+
+def test_gene_set_chapter_without_gene_sets_fails_with_one_line_naming_the_parameter(files):
+    result = _run("09_pathway_ssl", "test-own-no-gmt", {"data_path": files / "pbmc.csv", "label_column": "bulk_labels"})
+    shutil.rmtree(RUNS / "test-own-no-gmt", ignore_errors=True)
+    assert result.returncode != 0
+    assert "pass -p gmt_path" in result.stderr and "Traceback" not in result.stderr
