@@ -129,7 +129,8 @@ def _glue_note(key: str, value) -> None:
     """
     from IPython.display import display as _display
 
-    text = str(value).replace("`", "'")
+    text = format(value, ".6g") if isinstance(value, float) else str(value)  # 45.300000000000004 -> 45.3
+    text = text.replace("`", "'")
     text = text if len(text) <= 120 else text[:117] + "..."
     _display({"text/markdown": f"`{key} = {text}`"}, raw=True,
              metadata={"scrapbook": {"name": f"{key}.shown", "mime_prefix": GLUE_MIME_PREFIX}})

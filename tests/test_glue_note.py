@@ -28,9 +28,11 @@ def outputs():
 
 
 def test_glue_shows_key_and_value_for_a_reader_of_the_notebook(outputs):
-    out = outputs(("svd_rank", np.int64(5), False), ("label", "a `quoted` name " + "x" * 200, False))
+    out = outputs(("svd_rank", np.int64(5), False), ("label", "a `quoted` name " + "x" * 200, False),
+                  ("share", 45.300000000000004, False), ("tiny", np.float32(1.25e-7), False))
     notes = [o["data"]["text/markdown"] for o in out if "text/markdown" in o["data"]]
     assert notes[0] == "`svd_rank = 5`"
+    assert notes[2:] == ["`share = 45.3`", "`tiny = 1.25e-07`"]  # six significant digits
     assert notes[1].startswith("`label = a 'quoted' name xx") and notes[1].endswith("...`")
     assert len(notes[1]) == len("`label = ") + 120 + 1  # cut to 120 characters of value
     # the glued data themselves are hidden from Jupyter (prefixed MIME types), as myst-nb writes them
