@@ -47,7 +47,7 @@ def pretrain(methods: Sequence[str], X_unlabeled, *, shared: Mapping | None = No
 
     ``shared`` holds the settings every method gets (encoder ``hidden``, ``epochs``, ``batch_size`` ...),
     ``per_method`` the method-specific ones (``{"SCARF": {"corruption_rate": 0.3}}``), which win over ``shared``.
-    ``executor`` (default serial; see :mod:`omicsnb.executor`) may fit the methods in parallel: each has its own
+    ``executor`` (default serial; see the module omicsnb.executor) may fit the methods in parallel: each has its own
     seed, so the fitted models do not depend on it.
     Introduced in chapter *How much does pretraining help?*.
     """
@@ -80,10 +80,10 @@ def finetune_sweep(pretrained: Mapping[str, SSLPretrainer], X_finetune, y_finetu
     """Label-fraction sweeps of every pretrained encoder in every mode, plus the non-pretrained baseline.
 
     The baseline is the same architecture (``hidden``, ``dropout``, batch norm) trained from random weights, as in
-    the seed. ``finetune`` holds the :class:`~omicsnb.models.mlp.MLPClassifier` settings (lr, batch_size,
+    Dradjat et al. ``finetune`` holds the MLPClassifier settings (lr, batch_size,
     max_epochs, patience, val_fraction) used by every model. Runs share their labelled subsets across models (see
-    :func:`~omicsnb.evaluate.label_fraction_sweep`), so curves compare pairwise. ``executor`` (a spec such as
-    ``"dask://local?workers=2"`` or an :class:`~omicsnb.executor.Executor`; default serial) runs every sweep's
+    evaluate.label_fraction_sweep), so curves compare pairwise. ``executor`` (a spec such as
+    ``"dask://local?workers=2"`` or an omicsnb.executor.Executor; default serial) runs every sweep's
     cells; the rows do not depend on it.
 
     Returns

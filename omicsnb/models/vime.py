@@ -137,7 +137,7 @@ class VIMESelf(SSLPretrainer):
         - ``feature_mse``: the feature head's reconstruction error; ``copy_mse``: returning the corrupted input as it
           is; ``mean_mse``: predicting every feature's mean.
 
-        Usable as a ``monitor`` during :meth:`fit` (``monitor=lambda m, epoch: m.pretext_check(X_val)``).
+        Usable as a ``monitor`` during ``fit`` (``monitor=lambda m, epoch: m.pretext_check(X_val)``).
         Introduced in chapter *VIME*.
         """
         check_is_fitted(self, "encoder_")
