@@ -255,8 +255,6 @@ def test_images_load(crawl):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="issue 15 item 1, open: many chapter figures are drawn wider than the 784 px "
-                   "column (0.46-0.63 of their width); they are narrowed chapter by chapter, and this check then passes")
 def test_figure_tick_labels_are_legible(crawl):
     """Every raster figure output is drawn at >= min_figure_scale() of its natural width (tick labels >= 9 CSS px)."""
     scale = min_figure_scale()
