@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 import time
 import warnings
 
@@ -131,7 +132,7 @@ def bench_sweep(profile: str = "quick", workers=(1, 2), cluster_workers=(16,), v
     all_times = [per_fraction[f] for f in fractions for _ in range(s["repeats"] * n_models)]
     all_steps = sum(steps_per_fraction[f] for f in fractions) * s["repeats"] * n_models
     print(f"chapter 05 sweep at profile '{profile}': {n_models} models x {len(fractions)} fractions x {s['repeats']} "
-          f"repeats = {len(all_times)} tasks (pretraining not included); {s['n_genes']} genes, fine-tuning batch "
+          f"repeats = {len(all_times)} tasks (pretraining not included); {s['n_hvg']} genes in, fine-tuning batch "
           f"{s['finetune_batch_size']}")
     for f, r in timed.items():
         print(f"  per-task time at fraction {f:<5g} {r['seconds']:7.2f} s  ({r['steps']:6d} steps, "
@@ -150,14 +151,16 @@ def bench_sweep(profile: str = "quick", workers=(1, 2), cluster_workers=(16,), v
                 ex.map(_timed_cell, tasks, shared=shared)
             measured[n] = time.perf_counter() - start
         startup = max(0.0, measured[min(workers)] - makespan(timed_times, min(workers)))
-        print(f"  pool start-up (measured at {min(workers)} worker): {startup:.1f} s")
-        print("  check on the sampled tasks: workers  projected  measured")
+        cores = os.cpu_count() or 1
+        print(f"  pool start-up (measured at {min(workers)} worker): {startup:.1f} s; this machine has {cores} cores")
+        print("  check on the sampled tasks: workers  projected  measured  (more workers than cores share them: the")
+        print("  projection then deals the tasks to the cores and starts the workers cores at a time)")
         projected = {}
         for n in workers:
-            projected[n] = startup + makespan(timed_times, n)
+            projected[n] = startup * math.ceil(n / cores) + makespan(timed_times, min(n, cores))
             print(f"  {'':<31}{n:>7} {projected[n]:9.1f} s {measured[n]:8.1f} s")
         result.update(startup_s=startup, measured_s=measured, check_projected_s=projected)
-    print(f"  projected whole sweep: serial {sum(all_times):8.1f} s")
+    print(f"  projected whole sweep: serial {sum(all_times):8.1f} s  (below: workers with a core each)")
     for n in sorted({*workers, *cluster_workers}):
         wall = startup + makespan(all_times, n)
         result[f"projected_{n}_s"] = wall

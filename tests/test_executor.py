@@ -260,7 +260,7 @@ def test_bench_sweep_projects_from_timed_tasks(monkeypatch, capsys):
     from omicsnb import sweep_bench
 
     settings = {"fractions": [0.1, 0.2, 0.3, 0.4, 0.5], "repeats": 2, "methods": ["VIME"], "modes": ["frozen"],
-                "n_genes": 10, "finetune_batch_size": 8}
+                "n_hvg": 10, "finetune_batch_size": 8}
     monkeypatch.setattr(sweep_bench, "chapter_settings", lambda profile: settings)
     monkeypatch.setattr(sweep_bench, "_sweep_inputs", lambda s, max_timed: (
         [{"fraction": s["fractions"][i], "index": []} for i in sweep_bench.timed_subset(s["fractions"], max_timed)],
