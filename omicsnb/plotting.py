@@ -31,10 +31,32 @@ def _book_palette() -> list[str]:
 
 BOOK_PALETTE: list[str] = _book_palette()
 
+# The book's method colours: a method keeps its colour in every figure of every chapter, also when a label adds a
+# mode or a data set to its name ("VIME (frozen)", "BYOL on source"). Other labels take the remaining colours.
+METHOD_COLORS: dict[str, str] = {
+    "VIME": BOOK_PALETTE[0],  # blue
+    "SCARF": BOOK_PALETTE[1],  # orange
+    "BYOL": BOOK_PALETTE[2],  # green
+    "logistic regression": BOOK_PALETTE[4],  # purple
+    "oracle (true activities)": BOOK_PALETTE[5],  # brown
+    "baseline": BOOK_PALETTE[7],  # grey
+}
+
+
+def method_of(label) -> str | None:
+    """The method a figure label names (``"VIME (frozen)"`` -> ``"VIME"``), or None. Introduced in chapter 5."""
+    if not isinstance(label, str):
+        return None
+    for method in sorted(METHOD_COLORS, key=len, reverse=True):
+        if label == method or label.startswith(method + " "):
+            return method
+    return None
+
 LABEL_CURVE_XLABEL = "number of labelled training samples"
 COLUMN_PX = 784  # width of the book's text column in CSS pixels (1400 px browser window)
 MAX_FIGURE_WIDTH_IN = 10.0  # widest figure that keeps 9 pt tick labels >= 9 CSS px in the column at the book's dpi
 MAX_PANELS_PER_ROW = 3
+LINE_STYLES = ("-", "--", ":", "-.")
 ACCURACY_LABEL = "accuracy (fraction of test samples)"
 
 
@@ -72,11 +94,12 @@ def use_style() -> None:
 def category_colors(labels) -> dict:
     """Map each distinct label to a colour, deterministically.
 
-    Labels are sorted and take the colours of :data:`BOOK_PALETTE` in that order (27 colours; more labels get
-    extra evenly spaced hues), so the same set of labels always gives the same colours, in every figure and every
-    run. Pass the *full* set of labels (e.g. all cancer types in the cohort) and hand the result to the plotting
-    helpers' ``palette`` argument when a figure shows only some of them. Introduced in chapter 1,
-    *Data and exploration*.
+    A label that names one of the book's methods (:data:`METHOD_COLORS`, e.g. ``"SCARF"`` or ``"SCARF (frozen)"``)
+    gets that method's colour. The other labels are sorted and take the remaining colours of :data:`BOOK_PALETTE`
+    in that order (more labels than colours get extra evenly spaced hues), so the same set of labels always gives
+    the same colours, in every figure and every run. Pass the *full* set of labels (e.g. all cancer types in the
+    cohort) and hand the result to the plotting helpers' ``palette`` argument when a figure shows only some of them.
+    Introduced in chapter 1, *Data and exploration*.
     """
     values = labels.to_numpy() if isinstance(labels, (pd.Series, pd.Index)) else np.asarray(labels)
     values = values.ravel()
@@ -87,10 +110,13 @@ def category_colors(labels) -> dict:
         unique = sorted(unique)
     except TypeError:  # labels of mixed types: sort by their text
         unique = sorted(unique, key=str)
-    colors = list(BOOK_PALETTE)
-    if len(unique) > len(colors):
-        colors += [to_hex(c) for c in sns.color_palette("husl", len(unique) - len(colors))]
-    return dict(zip(unique, colors))
+    fixed = {v: METHOD_COLORS[method_of(v)] for v in unique if method_of(v) is not None}
+    others = [v for v in unique if v not in fixed]
+    # in a figure of methods, no other label borrows a method's colour
+    colors = [c for c in BOOK_PALETTE if not fixed or c not in set(METHOD_COLORS.values())]
+    if len(others) > len(colors):
+        colors += [to_hex(c) for c in sns.color_palette("husl", len(others) - len(colors))]
+    return {v: fixed[v] if v in fixed else colors[others.index(v)] for v in unique}
 
 
 def plot_class_counts(
@@ -199,10 +225,13 @@ def plot_label_curves(
         raise OmicsInputError("summary lacks model/n_train/mean/sd columns; pass the output of summarise_sweep")
     palette = _resolve_palette(summary["model"], palette)
     ax = ax or plt.subplots()[1]
+    drawn: dict[str, int] = {}  # curves that share a colour (one method in two modes) get different line styles
     for model, curve in summary.groupby("model", sort=False):
         curve = curve.sort_values("n_train")
         x, mean, sd = curve["n_train"], curve["mean"], curve["sd"].fillna(0.0)
-        ax.plot(x, mean, marker="o", markersize=3.5, color=palette[model], label=str(model))
+        style = LINE_STYLES[drawn.get(palette[model], 0) % len(LINE_STYLES)]
+        drawn[palette[model]] = drawn.get(palette[model], 0) + 1
+        ax.plot(x, mean, marker="o", markersize=3.5, color=palette[model], linestyle=style, label=str(model))
         ax.fill_between(x, mean - sd, mean + sd, color=palette[model], alpha=0.2, linewidth=0)
     ax.set(title=title, xlabel=LABEL_CURVE_XLABEL, ylabel=ylabel)
     ax.legend(frameon=False)

@@ -287,3 +287,29 @@ def test_plot_error_bars_draws_one_bar_per_method_and_scenario_with_gaps():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
     with pytest.raises(OmicsInputError, match="columns"):
         plot_error_bars(summary.drop(columns="ci"), title="t", ylabel="y")
+
+
+def test_method_labels_keep_the_method_colour_in_every_figure_and_others_do_not_borrow_it():
+    from omicsnb.plotting import METHOD_COLORS, method_of
+
+    a = category_colors(["baseline", "VIME (frozen)", "SCARF (frozen)", "BYOL (frozen)", "logistic regression"])
+    b = category_colors(["VIME on source", "BYOL (unfrozen)", "SCARF", "another model"])
+    assert a["VIME (frozen)"] == b["VIME on source"] == METHOD_COLORS["VIME"] == "#1f77b4"
+    assert a["BYOL (frozen)"] == b["BYOL (unfrozen)"] == METHOD_COLORS["BYOL"]
+    assert a["baseline"] == METHOD_COLORS["baseline"] and b["SCARF"] == METHOD_COLORS["SCARF"]
+    assert b["another model"] not in METHOD_COLORS.values()
+    assert method_of("VIMEX") is None and method_of("oracle (true activities)") == "oracle (true activities)"
+    assert method_of(3) is None
+    # class labels (no method among them) keep the whole palette, in sorted order
+    assert list(category_colors(["b", "a"]).values()) == list(BOOK_PALETTE[:2])
+
+
+def test_label_curves_of_one_method_in_two_modes_differ_by_line_style():
+    import matplotlib.pyplot as plt
+
+    rows = [{"model": m, "n_train": n, "mean": 0.5, "sd": 0.1} for m in ("VIME (frozen)", "VIME (unfrozen)")
+            for n in (10, 20)]
+    ax = plot_label_curves(pd.DataFrame(rows), palette=category_colors(["VIME (frozen)", "VIME (unfrozen)"]))
+    lines = ax.get_lines()
+    assert lines[0].get_color() == lines[1].get_color() and lines[0].get_linestyle() != lines[1].get_linestyle()
+    plt.close(ax.figure)
