@@ -31,8 +31,9 @@ def _book_palette() -> list[str]:
 
 BOOK_PALETTE: list[str] = _book_palette()
 
-# The book's method colours: a method keeps its colour in every figure of every chapter, also when a label adds a
-# mode or a data set to its name ("VIME (frozen)", "BYOL on source"). Other labels take the remaining colours.
+# The book's method colours and markers: a method keeps its colour (and, in label curves, its marker) in every figure
+# of every chapter, also when a label adds a mode or a data set to its name ("VIME (frozen)", "BYOL on source").
+# Other labels take the remaining colours.
 METHOD_COLORS: dict[str, str] = {
     "VIME": BOOK_PALETTE[0],  # blue
     "SCARF": BOOK_PALETTE[1],  # orange
@@ -41,6 +42,9 @@ METHOD_COLORS: dict[str, str] = {
     "oracle (true activities)": BOOK_PALETTE[5],  # brown
     "baseline": BOOK_PALETTE[7],  # grey
 }
+
+METHOD_MARKERS: dict[str, str] = {"VIME": "o", "SCARF": "s", "BYOL": "^", "logistic regression": "D",
+                                  "oracle (true activities)": "*", "baseline": "X"}
 
 
 def method_of(label) -> str | None:
@@ -231,7 +235,8 @@ def plot_label_curves(
         x, mean, sd = curve["n_train"], curve["mean"], curve["sd"].fillna(0.0)
         style = LINE_STYLES[drawn.get(palette[model], 0) % len(LINE_STYLES)]
         drawn[palette[model]] = drawn.get(palette[model], 0) + 1
-        ax.plot(x, mean, marker="o", markersize=3.5, color=palette[model], linestyle=style, label=str(model))
+        marker = METHOD_MARKERS.get(method_of(model), "o")
+        ax.plot(x, mean, marker=marker, markersize=4, color=palette[model], linestyle=style, label=str(model))
         ax.fill_between(x, mean - sd, mean + sd, color=palette[model], alpha=0.2, linewidth=0)
     ax.set(title=title, xlabel=LABEL_CURVE_XLABEL, ylabel=ylabel)
     ax.legend(frameon=False)

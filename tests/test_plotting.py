@@ -312,4 +312,5 @@ def test_label_curves_of_one_method_in_two_modes_differ_by_line_style():
     ax = plot_label_curves(pd.DataFrame(rows), palette=category_colors(["VIME (frozen)", "VIME (unfrozen)"]))
     lines = ax.get_lines()
     assert lines[0].get_color() == lines[1].get_color() and lines[0].get_linestyle() != lines[1].get_linestyle()
+    assert lines[0].get_marker() == lines[1].get_marker() == "o"  # VIME's marker
     plt.close(ax.figure)
