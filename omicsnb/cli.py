@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure speed and memory targets side by side")
     bench.add_argument("target", nargs="?", default="all",
                        help="simulator | notebooks | maketest | pretraining | imputation | cox | ssgsea | sefs "
-                            "| sweep | streaming | all (= simulator + notebooks)")
+                            "| interpretable-ae | sweep | streaming | all (= simulator + notebooks)")
     bench.add_argument("--profile", default="quick", help="profile for the notebooks benchmark (default: quick)")
     bench.add_argument("--small", action="store_true",
                        help="streaming: 5,000 x 2,000 instead of 50,000 x 20,000 (a quick check)")
