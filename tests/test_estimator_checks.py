@@ -44,7 +44,13 @@ SUPERVISED_ONLY = {
                              "DataConversionWarning",
 }
 EXPECTED = {
-    MLPClassifier: {**SHARED, **SUPERVISED_ONLY},
+    # float32 networks: a matrix product's last bits can depend on the batch size, while the check demands 1e-7 of
+    # the float64 predictions
+    MLPClassifier: {**SHARED, **SUPERVISED_ONLY,
+                    "check_methods_subset_invariance": "float32 matrix products differ in the last bits between "
+                                                       "batch sizes (probabilities off by ~4e-7 relative under "
+                                                       "ATEN_CPU_CAPABILITY=default with make test's MKL_CBWR="
+                                                       "AVX2,STRICT; passes otherwise)"},
     MLPRegressor: {**SHARED, **SUPERVISED_ONLY,
                    "check_methods_subset_invariance": "float32 matrix products differ in the last bits between batch "
                                                       "sizes (1 of 20 predictions off by ~1e-7)"},
