@@ -1133,9 +1133,15 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def jupyter_book_build(root: Path) -> None:
-    """``jupyter-book build`` with execution off, warnings as errors and nitpicky references."""
+    """``jupyter-book build`` with execution off, warnings as errors and nitpicky references.
+
+    Every page is rewritten (``--all``): an incremental Sphinx build that finds an environment from an earlier build
+    but no search index (a half-removed ``_build``, an interrupted build) warns "search index couldn't be loaded",
+    which ``-W`` turns into a failed build. The notebooks themselves are not re-executed (execution is off).
+    """
     exe = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "--warningiserror", "--nitpick", "--keep-going"]
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "--all", "--warningiserror", "--nitpick",
+           "--keep-going"]
     print("[omicsnb] " + " ".join(cmd), flush=True)
     result = subprocess.run(cmd, cwd=root)
     if result.returncode != 0:

@@ -165,13 +165,16 @@ def pbmc_book(tmp_path_factory):
     assert written.returncode == 0, written.stderr
     chapters = _chapters_with_data_path()
     before = {n: _book_state(n) for n in chapters}
+    shutil.rmtree(RUNS / PBMC_RUN, ignore_errors=True)  # a clean start, whatever an earlier session left there
     command = [str(OMICSNB), "build", "--profile", "quick", "--data-profile", str(folder / "pbmc.yml"), "--name",
                PBMC_RUN, "--force", "--only", *chapters]
+    built = None
     try:
         built = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1500)
         yield built, RUNS / PBMC_RUN, before
     finally:
-        shutil.rmtree(RUNS / PBMC_RUN, ignore_errors=True)
+        if built is not None and built.returncode == 0:  # a failed build stays in _build/runs/ for inspection
+            shutil.rmtree(RUNS / PBMC_RUN, ignore_errors=True)
 
 
 def test_the_whole_book_renders_on_pbmc68k_reduced_with_warnings_as_errors(pbmc_book):
