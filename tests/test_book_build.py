@@ -31,4 +31,3 @@ def test_quick_book_builds_with_warnings_as_errors(quick_book):
     # the quick build never touches the committed book-profile notebooks
     before = json.loads((quick_book.parent / "book_before.json").read_text())
     assert {p.name: p.stat().st_mtime_ns for p in runner.BOOK_DIR.glob("*.ipynb")} == before
-
